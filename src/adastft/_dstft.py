@@ -1,0 +1,271 @@
+"""The differentiable short-time Fourier transform: ``dstft`` and ``spectrogram``.
+
+``dstft`` checks its arguments once, brings every tensor to the canonical shapes of
+:mod:`adastft._kernels`, and runs :class:`_DSTFTFunction`, whose backward evaluates the paper's
+analytic gradients (Sec. IV) instead of differentiating through the operations.
+"""
+
+from __future__ import annotations
+
+import numbers
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from . import _kernels as K
+from ._validation import (
+    broadcast_win_length,
+    check_choice,
+    check_n_fft,
+    check_positions,
+    check_real_tensor,
+    check_scalar,
+    check_signal,
+    check_win_length_values,
+)
+from .positions import n_frames
+from .windows import NORMALIZATIONS, Window, get_window
+
+__all__ = ["dstft", "spectrogram"]
+
+PAD_MODES = ("constant", "reflect")
+
+
+class _DSTFTFunction(torch.autograd.Function):
+    """``S = DSTFT(xp; lam, starts)`` on canonical shapes, with the paper's gradients."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry):
+        frames = K.make_frames(xp, starts, geom)
+        direct = lam.shape[1] > 1
+        spec = (K.direct_forward if direct else K.fft_forward)(frames, lam, geom)
+        ctx.geom = geom
+        ctx.direct = direct
+        ctx.save_for_backward(xp, lam, starts, spec)
+        return spec
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        xp, lam, starts, spec = ctx.saved_tensors
+        geom: K.Geometry = ctx.geom
+        need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
+        frames = K.make_frames(xp, starts, geom)
+        backward = K.direct_backward if ctx.direct else K.fft_backward
+        grad_frames, grad_lam, grad_starts = backward(
+            grad, frames, lam, geom, (need_x, need_lam, need_starts)
+        )
+        grad_x = None
+        if need_x:
+            grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
+            grad_x = K.reduce_to(grad_x, xp.shape)
+        if need_lam:
+            if not ctx.direct:
+                grad_lam = grad_lam[:, None, :]
+            grad_lam = K.reduce_to(grad_lam, lam.shape)
+        if need_starts:
+            # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
+            k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
+            cross = (grad.conj() * spec).imag
+            grad_starts = grad_starts - (2 * torch.pi / geom.n_fft) * (k[:, None] * cross).sum(-2)
+            grad_starts = K.reduce_to(grad_starts, starts.shape)
+        return grad_x, grad_lam, grad_starts, None
+
+
+def _prepare(
+    x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
+    max_working_memory, check_values=True,
+):
+    """Validate the arguments and bring them to the kernels' canonical shapes.
+
+    Returns ``(xp, lam, starts, geom, batch_shape)``.
+    """
+    x = check_signal(x)
+    n = check_n_fft(n_fft)
+    window = get_window(window)
+    check_choice("normalization", normalization, NORMALIZATIONS)
+    check_choice("pad_mode", pad_mode, PAD_MODES)
+    if not isinstance(center, bool):
+        raise TypeError(f"center must be a bool; got {center!r}")
+    if max_working_memory is None:
+        max_working_memory = K.DEFAULT_WORKING_MEMORY
+    check_scalar("max_working_memory", max_working_memory, low=1, integer=True,
+                 rule="an int >= 1 (bytes)")
+    length = x.shape[-1]
+    if center and pad_mode == "reflect" and length <= n // 2:
+        raise ValueError(
+            f"x must have more than n_fft // 2 (={n // 2}) samples for pad_mode='reflect'; "
+            f"got L={length}"
+        )
+    if not center and length < n:
+        raise ValueError(f"x must have at least n_fft (={n}) samples with center=False; "
+                         f"got L={length}")
+
+    # Frame positions: an integer grid, or real starts a_n = t_n - N/2 in samples of xp.
+    offset = 0.0 if center else -n / 2  # a_n = t_n + pad - N/2 with pad = N/2 if center
+    hop = None
+    starts = None
+    if positions is not None:
+        if hop_length is not None:
+            raise ValueError(
+                f"give either hop_length or positions, not both; got hop_length={hop_length!r}"
+            )
+        positions = check_positions(positions, x)
+        n_t = positions.shape[-1]
+        starts = positions + offset
+    else:
+        if hop_length is None:
+            hop_length = n // 4
+        if isinstance(hop_length, Tensor):
+            check_real_tensor("hop_length", hop_length)
+            if hop_length.dim() != 0:
+                raise ValueError(
+                    f"hop_length must be a number or a 0-dim tensor (use positions for "
+                    f"time-varying hops); got shape {tuple(hop_length.shape)}"
+                )
+            hop_value = float(hop_length.detach())  # the frame count needs the value once
+        else:
+            hop_value = hop_length
+        check_scalar("hop_length", hop_value, low=0.0, low_open=True, rule="hop_length > 0")
+        n_t = n_frames(length, n, hop_value, center=center)
+        if isinstance(hop_length, numbers.Integral) or (
+            not isinstance(hop_length, Tensor) and float(hop_length).is_integer()
+        ):
+            hop = int(hop_length)
+        else:
+            frame = torch.arange(n_t, dtype=x.dtype, device=x.device)
+            t0 = 0.0 if center else n / 2
+            starts = (t0 + offset + frame * hop_length.to(x.dtype)
+                      if isinstance(hop_length, Tensor)
+                      else t0 + offset + frame * float(hop_length))[None]
+    n_bins = n // 2 + 1
+
+    # Window lengths: a (..., Fl, Tl) tensor of x's dtype.
+    if isinstance(win_length, Tensor):
+        check_real_tensor("win_length", win_length)
+        if win_length.dtype != x.dtype:
+            raise TypeError(
+                f"win_length must have the dtype of x ({x.dtype}); got dtype {win_length.dtype}"
+            )
+        lam = broadcast_win_length(win_length, x.shape[:-1], n_bins, n_t)
+        if check_values:
+            check_win_length_values(win_length, n)
+    else:
+        check_scalar("win_length", win_length, low=0.0, high=n, low_open=True,
+                     rule=f"0 < win_length <= n_fft (={n})")
+        lam = torch.full((1, 1), float(win_length), dtype=x.dtype, device=x.device)
+
+    # One batch shape for the signal, the window lengths and the positions.
+    shapes = [x.shape[:-1], lam.shape[:-2]]
+    if starts is not None:
+        shapes.append(starts.shape[:-1] if positions is not None else ())
+    batch_shape = torch.broadcast_shapes(*shapes)
+    batch = batch_shape.numel()
+    xb = x.expand(*batch_shape, length).reshape(batch, length)
+    if center:
+        xb = F.pad(xb[:, None], (n // 2, n // 2), mode=pad_mode)[:, 0]
+    lam = _flatten_batch(lam, 2, batch_shape, batch)
+    if starts is not None:
+        starts = _flatten_batch(starts, 1, batch_shape, batch)
+    geom = K.Geometry(n, n_t, window, normalization, hop, int(max_working_memory))
+    return xb, lam, starts, geom, batch_shape
+
+
+def _flatten_batch(value: Tensor, core: int, batch_shape: torch.Size, batch: int) -> Tensor:
+    """``(..., *core)`` -> ``(1, *core)`` without batch dims of size > 1, else ``(B, *core)``."""
+    core_shape = value.shape[value.dim() - core :]
+    if all(d == 1 for d in value.shape[: value.dim() - core]):
+        return value.reshape(1, *core_shape)
+    return value.expand(*batch_shape, *core_shape).reshape(batch, *core_shape)
+
+
+def dstft(
+    x: Tensor,
+    win_length: float | Tensor,
+    *,
+    n_fft: int,
+    hop_length: float | Tensor | None = None,
+    positions: Tensor | None = None,
+    window: str | Window = "hann",
+    center: bool = True,
+    pad_mode: str = "constant",
+    normalization: str | None = "amplitude",
+    max_working_memory: int | None = None,
+) -> Tensor:
+    r"""Differentiable short-time Fourier transform with real window lengths and positions.
+
+    .. math::
+
+        S[k, n] = \sum_s x_e[s]\, w_{\lambda[k,n]}(s - t_n)\,
+                  e^{-2\pi i k (s - t_n + N/2) / N}
+
+    with :math:`w_\lambda(u) = c(\lambda)\, w(u / \lambda)` (SPEC.md §1). The phase is measured
+    from the frame start ``t_n - N/2``, so for integer parameters (``normalization=None``,
+    ``hann``, ``N - W`` even, integer hop) the result equals ``torch.stft``.
+
+    Args:
+        x (Tensor): real signal ``(..., L)``, float32 or float64.
+        win_length (float or Tensor, 0 < lam <= n_fft): window lengths ``lam``, a number or a
+            tensor broadcastable to ``(..., F, T)``: ``(1, 1)`` constant, ``(1, T)``
+            time-varying, ``(F, 1)`` frequency-varying, ``(F, T)`` both, leading dims per
+            example. Differentiable.
+        n_fft (int, even >= 2): DFT size ``N``; ``F = N // 2 + 1`` bins.
+        hop_length (float or 0-dim Tensor > 0, optional): constant hop ``H``, possibly
+            fractional; ``t_n = n H`` (``center=True``) or ``N/2 + n H``. Default ``N // 4``.
+            A tensor hop is differentiable (its value is read once to count the frames).
+        positions (Tensor, optional): real frame centres ``t_n`` in samples of ``x``,
+            ``(..., T)``, instead of ``hop_length``. Differentiable.
+        window (str or Window): ``"hann"``, ``"blackman"``, ``"gaussian"``, ``"hamming"``, or
+            a :class:`adastft.Window`.
+        center (bool): pad ``x`` by ``N/2`` on each side, as ``torch.stft``.
+        pad_mode (str): ``"constant"`` (zeros) or ``"reflect"``, used when ``center``.
+        normalization (str or None): ``"amplitude"`` (default), ``"energy"`` or ``None``.
+        max_working_memory (int, optional): bytes of the working set of the direct sum used
+            for frequency-varying window lengths (default 64 MiB); no ``(B, F, T, N)`` tensor is
+            ever made.
+
+    Returns:
+        Tensor: complex ``(..., F, T)``, complex64 for float32 input, complex128 for float64.
+
+    Shape:
+        ``x (..., L)``, ``win_length`` broadcastable to ``(..., F, T)`` -> ``(..., F, T)``
+        with ``F = N // 2 + 1`` and ``T = 1 + L // H`` (``center=True``),
+        ``1 + (L - N) // H`` (``center=False``) or ``positions.shape[-1]``.
+
+    Example:
+        >>> x = torch.randn(2, 1000, dtype=torch.float64)
+        >>> S = dstft(x, 200.0, n_fft=256, hop_length=64, normalization=None)
+        >>> S.shape
+        torch.Size([2, 129, 16])
+        >>> lam = torch.full((1, 16), 100.0, dtype=torch.float64, requires_grad=True)
+        >>> dstft(x, lam, n_fft=256, hop_length=64).abs().sum().backward()
+        >>> lam.grad.shape
+        torch.Size([1, 16])
+    """
+    xp, lam, starts, geom, batch_shape = _prepare(
+        x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
+        max_working_memory,
+    )
+    spec = _DSTFTFunction.apply(xp, lam, starts, geom)
+    return spec.reshape(*batch_shape, geom.n_bins, geom.n_frames)
+
+
+def spectrogram(x: Tensor, win_length: float | Tensor, *, power: float = 2.0, **kwargs) -> Tensor:
+    """``|dstft(x, win_length, **kwargs)| ** power``: the (power) spectrogram.
+
+    Args:
+        power (float > 0): 1 for the magnitude, 2 for the power spectrogram.
+        **kwargs: the keyword options of :func:`dstft`.
+
+    Shape:
+        ``(..., L) -> (..., F, T)``, real.
+
+    Example:
+        >>> spectrogram(torch.randn(800), 100.0, n_fft=128, hop_length=32).shape
+        torch.Size([65, 26])
+    """
+    check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
+    mag = dstft(x, win_length, **kwargs).abs()
+    return mag if power == 1 else mag**power
+

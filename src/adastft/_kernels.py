@@ -1,0 +1,288 @@
+"""The DSTFT kernels: framing, the FFT path, the direct-sum path, and their adjoints.
+
+Everything here works on canonical shapes prepared by :mod:`adastft._dstft`:
+
+- ``xp`` ``(B, Lp)``: the signal after ``center`` padding; samples outside are zero.
+- ``lam`` ``(Bl, Fl, Tl)``: window lengths, ``Bl in {1, B}``, ``Fl in {1, F}``, ``Tl in {1, T}``.
+- ``starts`` ``(Bs, T)`` or ``None``: real frame starts ``a_n = t_n - N/2`` in samples of ``xp``
+  (``None``: the integer grid ``a_n = n * hop``).
+
+With ``b_n = ceil(a_n)`` and ``delta_n = b_n - a_n`` in ``[0, 1)``, every sample of the open
+support ``|s - t_n| < lam / 2 <= N / 2`` is ``s = b_n + m`` for some ``m`` in ``[0, N)``, and
+SPEC.md's sum becomes, with ``u = m + delta_n - N/2`` (distance to the centre)::
+
+    S[k, n] = exp(-2 pi i k delta_n / N) * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)
+
+When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed frame (the FFT
+path, O(T N log N)); otherwise it is evaluated directly (paper Sec. V-B, O(F T N)) in chunks of
+frequency bins so that no ``(B, F, T, N)`` tensor ever exists.
+
+Gradients (paper Sec. IV, Eqs. 9-24) are the inner products of the incoming gradient ``G`` with
+DSTFTs whose window is ``d w_lam / d lam`` or ``-d w_lam / d u`` (plus, for positions, the phase
+term ``2 pi i k / N * S``). On the FFT path they are evaluated in adjoint order — one inverse
+FFT of ``G`` gives ``g_y``, the gradient of every windowed sample, and then
+``grad_lam = sum_m g_y x dw/dlam`` — which is the same sum with one transform instead of two.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .windows import Window
+
+DEFAULT_WORKING_MEMORY = 64 * 2**20  # bytes of the direct path's per-chunk working set
+_DIRECT_TEMPORARIES = 12  # (Bk, Tk, fc, N)-sized tensors alive at once in the direct backward
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Static description of one transform (everything but the tensors)."""
+
+    n_fft: int
+    n_frames: int
+    window: Window
+    normalization: str | None
+    hop: int | None  # integer-grid hop when ``starts`` is None
+    max_working_memory: int
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+@dataclass
+class Frames:
+    """The frames ``x[b_n + m]`` and their fractional geometry."""
+
+    values: Tensor  # (B, T, N) real
+    u: Tensor  # (Bs or 1, T or 1, N): distance of each sample to its frame centre
+    delta: Tensor | None  # (Bs, T) in [0, 1), None on the integer grid
+    index: Tensor | None  # (Bs, T, N) long indices into the zero-extended signal
+
+
+def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
+    """Cut ``xp`` into ``T`` frames of ``N`` samples starting at ``b_n = ceil(a_n)``."""
+    n, t = geom.n_fft, geom.n_frames
+    batch, length = xp.shape
+    m = torch.arange(n, device=xp.device)
+    # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
+    xz = F.pad(xp, (n, n))
+    if starts is None:
+        values = xz[:, n:].unfold(-1, n, geom.hop)[:, :t]
+        u = (m - n // 2).to(xp.dtype).view(1, 1, n)
+        return Frames(values, u, None, None)
+    first = torch.ceil(starts)
+    delta = first - starts
+    index = (first.clamp(-n, length).long() + n)[..., None] + m
+    if index.shape[0] == 1:
+        values = xz[:, index[0]]
+    else:
+        values = torch.gather(xz, 1, index.reshape(batch, t * n)).view(batch, t, n)
+    u = delta[..., None] + (m - n // 2).to(xp.dtype)
+    return Frames(values, u, delta, index)
+
+
+def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int) -> Tensor:
+    """Adjoint of :func:`make_frames`: add every frame sample back where it was read.
+
+    Shape: ``(B, T, N) -> (B, Lp)``.
+    """
+    n, t = geom.n_fft, geom.n_frames
+    batch = grad_frames.shape[0]
+    if frames.index is None:
+        # Integer grid: col2im sums the overlapping frames without an index tensor.
+        out = F.fold(
+            grad_frames.transpose(1, 2),
+            output_size=(1, (t - 1) * geom.hop + n),
+            kernel_size=(1, n),
+            stride=(1, geom.hop),
+        ).view(batch, -1)
+        out = F.pad(out, (0, max(0, length - out.shape[-1])))
+        return out[:, :length]
+    xz = grad_frames.new_zeros(batch, length + 2 * n)
+    flat = grad_frames.reshape(batch, t * n)
+    if frames.index.shape[0] == 1:
+        xz.index_add_(1, frames.index.reshape(-1), flat)
+    else:
+        xz.scatter_add_(1, frames.index.reshape(batch, t * n), flat)
+    return xz[:, n : n + length]
+
+
+def phase(delta: Tensor, n_fft: int, dtype: torch.dtype) -> Tensor:
+    """``exp(-2 pi i k delta_n / N)``, shape ``(Bs, F, T)``."""
+    k = torch.arange(n_fft // 2 + 1, device=delta.device, dtype=delta.dtype)
+    return torch.polar(torch.ones((), dtype=delta.dtype, device=delta.device),
+                       (-2 * math.pi / n_fft) * k[:, None] * delta[:, None, :]).to(dtype)
+
+
+def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum ``grad`` over the dimensions where ``shape`` is 1 (the adjoint of broadcasting)."""
+    dims = [i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1]
+    return grad.sum(dims, keepdim=True) if dims else grad
+
+
+# --------------------------------------------------------------------------------------------
+# FFT path: the window does not depend on frequency (lam of shape (Bl, 1, Tl)).
+
+
+def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
+    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, N)`` (and the two derivatives)."""
+    return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
+
+
+def fft_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
+    """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex."""
+    w, _, _ = fft_window(lam, frames, geom)
+    spec = torch.fft.rfft(frames.values * w, dim=-1).transpose(1, 2)
+    if frames.delta is not None:
+        spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
+    return spec
+
+
+def fft_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
+    """Gradients of the FFT path w.r.t. the frames, ``lam`` (B, T) and the starts (B, T).
+
+    ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
+    gradient of every windowed sample ``y = x_frame * w``; it is one ``irfft`` once the bins
+    ``0 < k < N/2`` are halved (``irfft`` counts them twice, as a Hermitian spectrum).
+    """
+    n = geom.n_fft
+    need_x, need_lam, need_starts = needs
+    scale = torch.full((geom.n_bins, 1), 0.5, dtype=grad.real.dtype, device=grad.device)
+    scale[0] = scale[-1] = 1.0
+    if frames.delta is not None:
+        g = grad * (phase(frames.delta, n, grad.dtype).conj() * scale)
+    else:
+        g = grad * scale
+    g_y = torch.fft.irfft(g.transpose(1, 2), n=n, dim=-1, norm="forward")
+    w, dw_dlam, dw_du = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
+    grad_frames = g_y * w if need_x else None
+    grad_lam = grad_starts = None
+    if need_lam or need_starts:
+        g_w = g_y * frames.values  # gradient of each window sample
+        if need_lam:
+            grad_lam = (g_w * dw_dlam).sum(-1)
+        if need_starts:
+            grad_starts = -(g_w * dw_du).sum(-1)
+    return grad_frames, grad_lam, grad_starts
+
+
+# --------------------------------------------------------------------------------------------
+# Direct path: the window depends on frequency (lam of shape (Bl, F, Tl)).
+
+
+def _contract(frames: Tensor, kernel: Tensor) -> Tensor:
+    """``out[b, n, r] = sum_m frames[b, n, m] kernel[b, n, r, m]`` without broadcasting copies.
+
+    ``frames`` ``(B, T, N)``, ``kernel`` ``(Bk, Tk, R, N)`` with ``Bk in {1, B}``,
+    ``Tk in {1, T}``; returns ``(B, T, R)``.
+    """
+    b, t, n = frames.shape
+    bk, tk, r, _ = kernel.shape
+    if bk == 1 and tk == 1:
+        return (frames.reshape(b * t, n) @ kernel[0, 0].T).view(b, t, r)
+    if bk == 1:
+        return torch.bmm(frames.transpose(0, 1), kernel[0].transpose(1, 2)).transpose(0, 1)
+    if tk == 1:
+        return torch.bmm(frames, kernel[:, 0].transpose(1, 2))
+    out = torch.bmm(frames.reshape(b * t, 1, n), kernel.reshape(b * t, r, n).transpose(1, 2))
+    return out.view(b, t, r)
+
+
+def _contract_adjoint(grad: Tensor, kernel: Tensor) -> Tensor:
+    """``out[b, n, m] = sum_r grad[b, n, r] kernel[b, n, r, m]``: the adjoint of ``_contract``."""
+    b, t, r = grad.shape
+    bk, tk, _, n = kernel.shape
+    if bk == 1 and tk == 1:
+        return (grad.reshape(b * t, r) @ kernel[0, 0]).view(b, t, n)
+    if bk == 1:
+        return torch.bmm(grad.transpose(0, 1), kernel[0]).transpose(0, 1)
+    if tk == 1:
+        return torch.bmm(grad, kernel[:, 0])
+    return torch.bmm(grad.reshape(b * t, 1, r), kernel.reshape(b * t, r, n)).view(b, t, n)
+
+
+def _twiddles(geom: Geometry, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """``cos(2 pi k m / N)`` and ``sin(2 pi k m / N)``, each ``(F, N)``."""
+    n = geom.n_fft
+    km = torch.outer(torch.arange(geom.n_bins, device=device), torch.arange(n, device=device))
+    angle = (2 * math.pi / n) * (km % n).to(torch.float64)
+    return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
+
+
+def _chunks(frames: Frames, lam: Tensor, geom: Geometry):
+    """Bin ranges whose ``(Bk, Tk, fc, N)`` working set fits in ``geom.max_working_memory``."""
+    bk = max(lam.shape[0], frames.u.shape[0])
+    tk = max(lam.shape[2], frames.u.shape[1])
+    per_bin = _DIRECT_TEMPORARIES * bk * tk * geom.n_fft * frames.values.element_size()
+    fc = max(1, min(geom.n_bins, geom.max_working_memory // per_bin))
+    return [slice(k, min(k + fc, geom.n_bins)) for k in range(0, geom.n_bins, fc)]
+
+
+def _direct_kernel(weights: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Real form ``[w cos ; -w sin]`` of ``w[k, n, m] exp(-2 pi i k m / N)``: ``(Bk, Tk, 2fc, N)``."""
+    return torch.cat([weights * cos, weights * -sin], dim=-2)
+
+
+def _direct_window(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, derivatives: bool):
+    """``w_lam[k, n](u)`` for the bins of one chunk, shape ``(Bk, Tk, fc, N)``."""
+    lam_c = lam[:, bins, :].transpose(1, 2)[..., None]  # (Bl, Tl, fc, 1)
+    return geom.window.contracted(lam_c, frames.u[:, :, None, :], geom.normalization, derivatives)
+
+
+def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
+    """``S[k, n] = P * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)``, ``(B, F, T)``."""
+    values = frames.values
+    b, t, _ = values.shape
+    cos, sin = _twiddles(geom, values.dtype, values.device)
+    out = values.new_empty(b, t, 2, geom.n_bins)
+    for bins in _chunks(frames, lam, geom):
+        w, _, _ = _direct_window(lam, frames, geom, bins, derivatives=False)
+        fc = w.shape[-2]
+        acc = _contract(values, _direct_kernel(w, cos[bins], sin[bins]))
+        out[:, :, :, bins] = acc.view(b, t, 2, fc)
+    spec = torch.complex(out[:, :, 0], out[:, :, 1]).transpose(1, 2)
+    if frames.delta is not None:
+        spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
+    return spec
+
+
+def direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
+    """Gradients of the direct path w.r.t. the frames, ``lam`` (B, F, T) and the starts (B, T).
+
+    With ``g = G conj(P)`` (the gradient of the un-phased sum ``A``) and the real kernels
+    ``K = [w cos ; -w sin]``: ``grad_frames = sum_k g . K``, ``grad_lam = g . (x * K_lam)`` with
+    ``K_lam`` built from ``dw_lam/dlam`` (Eq. 9), and the window part of ``grad_starts`` from
+    ``-dw_lam/du`` (Eq. 14).
+    """
+    need_x, need_lam, need_starts = needs
+    values = frames.values
+    b, t, _ = values.shape
+    if frames.delta is not None:
+        grad = grad * phase(frames.delta, geom.n_fft, grad.dtype).conj()
+    g = torch.cat([grad.real, grad.imag], dim=1).transpose(1, 2)  # (B, T, 2F)
+    nb = geom.n_bins
+    cos, sin = _twiddles(geom, values.dtype, values.device)
+    grad_frames = torch.zeros_like(values) if need_x else None
+    grad_lam = values.new_empty(b, t, nb) if need_lam else None
+    grad_starts = values.new_zeros(b, t) if need_starts else None
+    for bins in _chunks(frames, lam, geom):
+        w, dw_dlam, dw_du = _direct_window(lam, frames, geom, bins, need_lam or need_starts)
+        c, s = cos[bins], sin[bins]
+        g_c = torch.cat([g[..., bins], g[..., nb + bins.start : nb + bins.stop]], dim=-1)
+        if need_x:
+            grad_frames += _contract_adjoint(g_c, _direct_kernel(w, c, s))
+        if need_lam:
+            d = _contract(values, _direct_kernel(dw_dlam, c, s)) * g_c
+            fc = d.shape[-1] // 2
+            grad_lam[..., bins] = d[..., :fc] + d[..., fc:]
+        if need_starts:
+            grad_starts -= (_contract(values, _direct_kernel(dw_du, c, s)) * g_c).sum(-1)
+    if need_lam:
+        grad_lam = grad_lam.transpose(1, 2)
+    return grad_frames, grad_lam, grad_starts

@@ -1,0 +1,142 @@
+"""Argument checks for the public entry points.
+
+Every message names the argument, the value received and the rule it breaks (SPEC.md §3).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import Tensor
+
+
+def check_real_tensor(name: str, value: object) -> Tensor:
+    """``value`` must be a floating-point (real) tensor."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
+    if value.is_complex() or not value.is_floating_point():
+        raise TypeError(
+            f"{name} must be a real floating-point tensor (float32 or float64); "
+            f"got dtype {value.dtype}"
+        )
+    return value
+
+
+def check_signal(x: object) -> Tensor:
+    """The signal: a real float tensor ``(..., L)`` with ``L >= 1``."""
+    x = check_real_tensor("x", x)
+    if x.dim() == 0 or x.shape[-1] == 0 or x.numel() == 0:
+        raise ValueError(f"x must have shape (..., L) with L >= 1 samples; got {tuple(x.shape)}")
+    return x
+
+
+def check_scalar(
+    name: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    rule: str,
+    integer: bool = False,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A real Python number within ``[low, high]`` (ends open if asked)."""
+    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real)
+    if not ok_type or isinstance(value, bool):
+        kind = "an int" if integer else "a real number"
+        raise TypeError(f"{name} must be {kind} ({rule}); got {value!r}")
+    v = float(value)  # type: ignore[arg-type]
+    bad = not math.isfinite(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        raise ValueError(f"{name} must satisfy {rule}; got {value!r}")
+    return v
+
+
+def check_n_fft(n_fft: object) -> int:
+    """``n_fft`` must be an even integer >= 2."""
+    if not isinstance(n_fft, numbers.Integral) or isinstance(n_fft, bool):
+        raise TypeError(f"n_fft must be an even int >= 2; got {n_fft!r}")
+    if n_fft < 2 or n_fft % 2:
+        raise ValueError(f"n_fft must be an even int >= 2; got {n_fft!r}")
+    return int(n_fft)
+
+
+def check_choice(name: str, value: object, choices: tuple) -> None:
+    """``value`` must be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+
+
+def check_win_length_values(win_length: Tensor, n_fft: int) -> None:
+    """``0 < lam <= n_fft`` everywhere (one host synchronisation on an accelerator)."""
+    bad = ~((win_length > 0) & (win_length <= n_fft))
+    if bool(bad.any()):
+        first = win_length.detach()[bad].flatten()[0].item()
+        raise ValueError(
+            f"win_length must satisfy 0 < win_length <= n_fft (={n_fft}); got {first!r}"
+            + (" (first offending element)" if win_length.numel() > 1 else "")
+        )
+
+
+def check_finite(name: str, value: Tensor) -> None:
+    """Every element of ``value`` is finite (one host synchronisation on an accelerator)."""
+    if not bool(torch.isfinite(value).all()):
+        first = value.detach()[~torch.isfinite(value)].flatten()[0].item()
+        raise ValueError(f"{name} must be finite; got {first!r}")
+
+
+def broadcast_win_length(win_length: Tensor, batch_shape: tuple, n_bins: int, n_frames: int):
+    """Check that ``win_length`` broadcasts to ``(*batch_shape, F, T)``; return it as 2-D+ .
+
+    Returns ``win_length`` viewed with at least two dimensions ``(..., F or 1, T or 1)``.
+    """
+    lam = win_length.reshape((1, 1)) if win_length.dim() == 0 else win_length
+    if lam.dim() == 1:
+        raise ValueError(
+            f"win_length must be a scalar or have shape (..., F, T) broadcastable to "
+            f"(..., {n_bins}, {n_frames}) (use (1, T) for time-varying, (F, 1) for "
+            f"frequency-varying); got shape {tuple(win_length.shape)}"
+        )
+    target = (*batch_shape, n_bins, n_frames)
+    try:
+        full = torch.broadcast_shapes(lam.shape, target)
+    except RuntimeError:
+        full = None
+    if full != torch.Size(target):
+        raise ValueError(
+            f"win_length of shape {tuple(win_length.shape)} does not broadcast to "
+            f"(..., F, T) = {target}"
+        )
+    return lam
+
+
+def check_positions(positions: object, x: Tensor) -> Tensor:
+    """``positions``: a real, finite tensor ``(..., T)`` of x's dtype and device."""
+    positions = check_real_tensor("positions", positions)
+    if positions.dim() == 0 or positions.shape[-1] == 0:
+        raise ValueError(
+            f"positions must have shape (..., T) with T >= 1; got {tuple(positions.shape)}"
+        )
+    if positions.dtype != x.dtype:
+        raise TypeError(
+            f"positions must have the dtype of x ({x.dtype}); got dtype {positions.dtype}"
+        )
+    batch = x.shape[:-1]
+    try:
+        ok = torch.broadcast_shapes(positions.shape[:-1], batch) == batch
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"positions of shape {tuple(positions.shape)} does not broadcast to "
+            f"(..., T) with the batch shape of x {tuple(batch)}"
+        )
+    check_finite("positions", positions)
+    return positions

@@ -1,0 +1,201 @@
+"""Base windows ``w(v)`` on ``[-1/2, 1/2]`` and their contraction to a real length.
+
+A base window is a pure function ``w(v)`` with its derivative ``w'(v)``, zero outside the open
+support ``|v| < 1/2``. The DSTFT contracts it to a real length ``lam`` (SPEC.md §1)::
+
+    w_lam(u) = c(lam) * w(u / lam)
+
+where ``u`` is the distance in samples from the frame centre and ``c`` the normalisation:
+``"amplitude"`` ``c = 1 / (lam * I1)`` (paper Eq. 2), ``"energy"`` ``c = 1 / sqrt(lam * I2)``,
+``None`` ``c = 1``, with ``I1 = integral(w)`` and ``I2 = integral(w^2)`` over the support.
+
+The gradients of the paper (Sec. IV) need the partial derivatives of ``w_lam``::
+
+    d w_lam / d lam = c'(lam) w(v) - c(lam) w'(v) v / lam,      v = u / lam
+    d w_lam / d u   = c(lam) w'(v) / lam
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+__all__ = ["Window", "get_window", "gaussian", "NORMALIZATIONS", "WINDOWS"]
+
+NORMALIZATIONS = ("amplitude", "energy", None)
+
+
+def _simpson(fn: Callable[[Tensor], Tensor], n: int = 20_000) -> float:
+    """Composite Simpson rule of ``fn`` over ``[-1/2, 1/2]`` in float64."""
+    v = torch.linspace(-0.5, 0.5, n + 1, dtype=torch.float64)
+    weights = torch.ones(n + 1, dtype=torch.float64)
+    weights[1:-1:2] = 4.0
+    weights[2:-1:2] = 2.0
+    return float((weights * fn(v)).sum() / (3.0 * n))
+
+
+@dataclass(frozen=True)
+class Window:
+    """A base window ``w(v)`` on ``[-1/2, 1/2]`` with its derivative.
+
+    Args:
+        fn (callable): ``w(v)``, elementwise on a real tensor ``v``. Only ``|v| < 1/2`` is used.
+        derivative (callable): ``w'(v)``, elementwise.
+        name (str): shown in ``repr`` and error messages.
+        integral (float, optional): ``integral(w)`` over the support; computed numerically
+            (Simpson, 20 000 intervals) when omitted.
+        integral_sq (float, optional): ``integral(w^2)``; computed numerically when omitted.
+
+    Example:
+        >>> import torch
+        >>> sine = Window(lambda v: torch.cos(torch.pi * v),
+        ...               lambda v: -torch.pi * torch.sin(torch.pi * v), name="sine")
+        >>> round(sine.integral, 6)  # 2 / pi
+        0.63662
+    """
+
+    fn: Callable[[Tensor], Tensor]
+    derivative: Callable[[Tensor], Tensor]
+    name: str = "custom"
+    integral: float = field(default=float("nan"))
+    integral_sq: float = field(default=float("nan"))
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn) or not callable(self.derivative):
+            raise TypeError(
+                f"Window fn and derivative must be callables; got {type(self.fn).__name__} "
+                f"and {type(self.derivative).__name__}"
+            )
+        if math.isnan(self.integral):
+            object.__setattr__(self, "integral", _simpson(self.fn))
+        if math.isnan(self.integral_sq):
+            object.__setattr__(self, "integral_sq", _simpson(lambda v: self.fn(v) ** 2))
+        if not self.integral > 0:
+            raise ValueError(
+                f"window {self.name!r} must have a positive integral over [-1/2, 1/2]; "
+                f"got {self.integral}"
+            )
+
+    def contracted(
+        self, lam: Tensor, u: Tensor, normalization: str | None, derivatives: bool = False
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Evaluate ``w_lam(u)`` and, if asked, ``d w_lam / d lam`` and ``d w_lam / d u``.
+
+        Args:
+            lam (Tensor, > 0): window lengths, broadcastable against ``u``.
+            u (Tensor): distances in samples from the frame centre.
+            normalization: ``"amplitude"``, ``"energy"`` or ``None``.
+            derivatives (bool): also return the two partial derivatives.
+
+        Returns:
+            ``(w_lam, dw_dlam, dw_du)``, broadcast shapes; the last two are ``None`` unless
+            ``derivatives``. All three are zero outside the open support ``|u| < lam / 2``.
+        """
+        v = u / lam
+        inside = v.abs() < 0.5
+        zero = v.new_zeros(())
+        if normalization == "amplitude":
+            c = 1.0 / (lam * self.integral)
+            dc_c = -1.0 / lam  # c'(lam) / c(lam)
+        elif normalization == "energy":
+            c = torch.rsqrt(lam * self.integral_sq)
+            dc_c = -0.5 / lam
+        else:
+            c = None
+            dc_c = None
+        w = self.fn(v)
+        w_lam = torch.where(inside, w if c is None else c * w, zero)
+        if not derivatives:
+            return w_lam, None, None
+        dw = self.derivative(v)
+        dw_du = dw / lam if c is None else (c / lam) * dw
+        dw_du = torch.where(inside, dw_du, zero)
+        dw_dlam = -dw_du * v  # - c w'(v) v / lam
+        if dc_c is not None:
+            dw_dlam = dw_dlam + dc_c * w_lam
+        return w_lam, dw_dlam, dw_du
+
+
+def _hann(v: Tensor) -> Tensor:
+    return torch.cos(torch.pi * v) ** 2
+
+
+def _hann_derivative(v: Tensor) -> Tensor:
+    return -torch.pi * torch.sin(2 * torch.pi * v)
+
+
+def _blackman(v: Tensor) -> Tensor:
+    return 0.42 + 0.5 * torch.cos(2 * torch.pi * v) + 0.08 * torch.cos(4 * torch.pi * v)
+
+
+def _blackman_derivative(v: Tensor) -> Tensor:
+    return -torch.pi * torch.sin(2 * torch.pi * v) - 0.32 * torch.pi * torch.sin(4 * torch.pi * v)
+
+
+def _hamming(v: Tensor) -> Tensor:
+    return 0.54 + 0.46 * torch.cos(2 * torch.pi * v)
+
+
+def _hamming_derivative(v: Tensor) -> Tensor:
+    return -0.92 * torch.pi * torch.sin(2 * torch.pi * v)
+
+
+def gaussian(sigma: float = 1.0 / 6.0) -> Window:
+    """The truncated Gaussian ``w(v) = exp(-v^2 / (2 sigma^2))`` on ``|v| < 1/2``.
+
+    Args:
+        sigma (float > 0): standard deviation relative to the window length; the default
+            ``1/6`` puts the support edge at ``3 sigma`` (the paper's "effective support").
+    """
+    if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
+        raise ValueError(f"sigma must be a finite number > 0; got {sigma!r}")
+    s2 = float(sigma) ** 2
+
+    def fn(v: Tensor) -> Tensor:
+        return torch.exp(-0.5 * v * v / s2)
+
+    def derivative(v: Tensor) -> Tensor:
+        return -(v / s2) * torch.exp(-0.5 * v * v / s2)
+
+    half = 0.5 / sigma  # the support edge in units of sigma
+    return Window(
+        fn,
+        derivative,
+        name="gaussian" if sigma == 1.0 / 6.0 else f"gaussian(sigma={sigma:g})",
+        integral=sigma * math.sqrt(2 * math.pi) * math.erf(half / math.sqrt(2)),
+        integral_sq=sigma * math.sqrt(math.pi) * math.erf(half),
+    )
+
+
+WINDOWS: dict[str, Window] = {
+    "hann": Window(_hann, _hann_derivative, "hann", 0.5, 0.375),
+    "blackman": Window(
+        _blackman, _blackman_derivative, "blackman", 0.42, 0.42**2 + 0.5**2 / 2 + 0.08**2 / 2
+    ),
+    "hamming": Window(_hamming, _hamming_derivative, "hamming", 0.54, 0.54**2 + 0.46**2 / 2),
+    "gaussian": gaussian(),
+}
+
+
+def get_window(window: str | Window) -> Window:
+    """Return the :class:`Window` named ``window`` (or ``window`` itself).
+
+    Args:
+        window: one of ``"hann"``, ``"blackman"``, ``"gaussian"``, ``"hamming"``, or a
+            :class:`Window`.
+
+    Example:
+        >>> get_window("hann").integral
+        0.5
+    """
+    if isinstance(window, Window):
+        return window
+    if isinstance(window, str):
+        if window in WINDOWS:
+            return WINDOWS[window]
+        raise ValueError(f"window must be one of {sorted(WINDOWS)} or a Window; got {window!r}")
+    raise TypeError(f"window must be a str or an adastft.Window; got {type(window).__name__}")
