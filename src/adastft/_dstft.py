@@ -63,13 +63,16 @@ class _DSTFTFunction(torch.autograd.Function):
         if need_lam:
             if not ctx.direct:
                 grad_lam = grad_lam[:, None, :]
-            grad_lam = K.reduce_to(grad_lam, lam.shape)
+            grad_lam = K.reduce_to(grad_lam, lam.shape).expand_as(lam)
         if need_starts:
             # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
             k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
             cross = (grad.conj() * spec).imag
-            grad_starts = grad_starts - (2 * torch.pi / geom.n_fft) * (k[:, None] * cross).sum(-2)
-            grad_starts = K.reduce_to(grad_starts, starts.shape)
+            grad_phase = (-2 * torch.pi / geom.n_fft) * (k[:, None] * cross).sum(-2)
+            grad_starts = K.reduce_to(grad_starts, starts.shape) + K.reduce_to(
+                grad_phase, starts.shape
+            )
+            grad_starts = grad_starts.expand_as(starts)
         return grad_x, grad_lam, grad_starts, None
 
 

@@ -95,13 +95,22 @@ def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int
     n, t = geom.n_fft, geom.n_frames
     batch = grad_frames.shape[0]
     if frames.index is None:
-        # Integer grid: col2im sums the overlapping frames without an index tensor.
-        out = F.fold(
-            grad_frames.transpose(1, 2),
-            output_size=(1, (t - 1) * geom.hop + n),
-            kernel_size=(1, n),
-            stride=(1, geom.hop),
-        ).view(batch, -1)
+        hop = geom.hop
+        if n % hop == 0:
+            # Each frame is n // hop blocks of one hop: block r of frame j lands on block j + r.
+            r = n // hop
+            blocks = grad_frames.view(batch, t, r, hop)
+            out = grad_frames.new_zeros(batch, t + r - 1, hop)
+            for j in range(r):
+                out[:, j : j + t] += blocks[:, :, j]
+            out = out.view(batch, -1)
+        else:
+            out = F.fold(
+                grad_frames.transpose(1, 2),
+                output_size=(1, (t - 1) * hop + n),
+                kernel_size=(1, n),
+                stride=(1, hop),
+            ).view(batch, -1)
         out = F.pad(out, (0, max(0, length - out.shape[-1])))
         return out[:, :length]
     xz = grad_frames.new_zeros(batch, length + 2 * n)
@@ -145,30 +154,35 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
 
 
 def fft_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
-    """Gradients of the FFT path w.r.t. the frames, ``lam`` (B, T) and the starts (B, T).
+    """Gradients of the FFT path w.r.t. the frames, ``lam`` and the starts.
 
     ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
-    gradient of every windowed sample ``y = x_frame * w``; it is one ``irfft`` once the bins
-    ``0 < k < N/2`` are halved (``irfft`` counts them twice, as a Hermitian spectrum).
+    gradient of every windowed sample ``y = x_frame * w``. ``irfft`` (unnormalised) counts the
+    bins ``0 < k < N/2`` twice, as a Hermitian spectrum, so doubling bins ``0`` and ``N/2``
+    gives ``2 g_y`` in one inverse transform; the factor 1/2 goes into the window.
+
+    Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
+    shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
     """
-    n = geom.n_fft
     need_x, need_lam, need_starts = needs
-    scale = torch.full((geom.n_bins, 1), 0.5, dtype=grad.real.dtype, device=grad.device)
-    scale[0] = scale[-1] = 1.0
+    g = grad.transpose(1, 2)  # (B, T, F)
     if frames.delta is not None:
-        g = grad * (phase(frames.delta, n, grad.dtype).conj() * scale)
+        g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
     else:
-        g = grad * scale
-    g_y = torch.fft.irfft(g.transpose(1, 2), n=n, dim=-1, norm="forward")
+        g = g.clone()
+    g[..., 0] *= 2
+    g[..., -1] *= 2
+    g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
     w, dw_dlam, dw_du = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
-    grad_frames = g_y * w if need_x else None
+    grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
-        g_w = g_y * frames.values  # gradient of each window sample
+        # Gradient of each window sample, summed over what the window does not depend on.
+        g_w = reduce_to(g_y2 * frames.values, w.shape)
         if need_lam:
-            grad_lam = (g_w * dw_dlam).sum(-1)
+            grad_lam = 0.5 * (g_w * dw_dlam).sum(-1)
         if need_starts:
-            grad_starts = -(g_w * dw_du).sum(-1)
+            grad_starts = -0.5 * (g_w * dw_du).sum(-1)
     return grad_frames, grad_lam, grad_starts
 
 
