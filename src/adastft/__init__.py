@@ -6,7 +6,7 @@ Fourier Transform": an STFT whose window lengths and frame positions are real-va
 differentiable, so that they can be learnt by gradient descent.
 """
 
-from . import windows
+from . import signals, windows
 from ._dstft import dstft, spectrogram
 from .positions import fixed_overlap_positions, n_frames, positions_from_hops
 from .windows import Window
@@ -19,5 +19,6 @@ __all__ = [
     "n_frames",
     "Window",
     "windows",
+    "signals",
 ]
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ analytic gradients (Sec. IV) instead of differentiating through the operations.
 from __future__ import annotations
 
 import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -77,8 +78,18 @@ class _DSTFTFunction(torch.autograd.Function):
 
 
 def _prepare(
-    x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
-    max_working_memory, check_values=True,
+    x,
+    win_length,
+    *,
+    n_fft,
+    hop_length,
+    positions,
+    window,
+    center,
+    pad_mode,
+    normalization,
+    max_working_memory,
+    check_values=True,
 ):
     """Validate the arguments and bring them to the kernels' canonical shapes.
 
@@ -93,8 +104,9 @@ def _prepare(
         raise TypeError(f"center must be a bool; got {center!r}")
     if max_working_memory is None:
         max_working_memory = K.DEFAULT_WORKING_MEMORY
-    check_scalar("max_working_memory", max_working_memory, low=1, integer=True,
-                 rule="an int >= 1 (bytes)")
+    check_scalar(
+        "max_working_memory", max_working_memory, low=1, integer=True, rule="an int >= 1 (bytes)"
+    )
     length = x.shape[-1]
     if center and pad_mode == "reflect" and length <= n // 2:
         raise ValueError(
@@ -102,8 +114,9 @@ def _prepare(
             f"got L={length}"
         )
     if not center and length < n:
-        raise ValueError(f"x must have at least n_fft (={n}) samples with center=False; "
-                         f"got L={length}")
+        raise ValueError(
+            f"x must have at least n_fft (={n}) samples with center=False; got L={length}"
+        )
 
     # Frame positions: an integer grid, or real starts a_n = t_n - N/2 in samples of xp.
     offset = 0.0 if center else -n / 2  # a_n = t_n + pad - N/2 with pad = N/2 if center
@@ -139,9 +152,11 @@ def _prepare(
         else:
             frame = torch.arange(n_t, dtype=x.dtype, device=x.device)
             t0 = 0.0 if center else n / 2
-            starts = (t0 + offset + frame * hop_length.to(x.dtype)
-                      if isinstance(hop_length, Tensor)
-                      else t0 + offset + frame * float(hop_length))[None]
+            starts = (
+                t0 + offset + frame * hop_length.to(x.dtype)
+                if isinstance(hop_length, Tensor)
+                else t0 + offset + frame * float(hop_length)
+            )[None]
     n_bins = n // 2 + 1
 
     # Window lengths: a (..., Fl, Tl) tensor of x's dtype.
@@ -155,8 +170,14 @@ def _prepare(
         if check_values:
             check_win_length_values(win_length, n)
     else:
-        check_scalar("win_length", win_length, low=0.0, high=n, low_open=True,
-                     rule=f"0 < win_length <= n_fft (={n})")
+        check_scalar(
+            "win_length",
+            win_length,
+            low=0.0,
+            high=n,
+            low_open=True,
+            rule=f"0 < win_length <= n_fft (={n})",
+        )
         lam = torch.full((1, 1), float(win_length), dtype=x.dtype, device=x.device)
 
     # One batch shape for the signal, the window lengths and the positions.
@@ -247,8 +268,16 @@ def dstft(
         torch.Size([1, 16])
     """
     xp, lam, starts, geom, batch_shape = _prepare(
-        x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
-        max_working_memory,
+        x,
+        win_length,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        positions=positions,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalization=normalization,
+        max_working_memory=max_working_memory,
     )
     spec = _DSTFTFunction.apply(xp, lam, starts, geom)
     return spec.reshape(*batch_shape, geom.n_bins, geom.n_frames)
@@ -271,4 +300,3 @@ def spectrogram(x: Tensor, win_length: float | Tensor, *, power: float = 2.0, **
     check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
     mag = dstft(x, win_length, **kwargs).abs()
     return mag if power == 1 else mag**power
-

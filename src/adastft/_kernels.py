@@ -125,13 +125,15 @@ def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int
 def phase(delta: Tensor, n_fft: int, dtype: torch.dtype) -> Tensor:
     """``exp(-2 pi i k delta_n / N)``, shape ``(Bs, F, T)``."""
     k = torch.arange(n_fft // 2 + 1, device=delta.device, dtype=delta.dtype)
-    return torch.polar(torch.ones((), dtype=delta.dtype, device=delta.device),
-                       (-2 * math.pi / n_fft) * k[:, None] * delta[:, None, :]).to(dtype)
+    return torch.polar(
+        torch.ones((), dtype=delta.dtype, device=delta.device),
+        (-2 * math.pi / n_fft) * k[:, None] * delta[:, None, :],
+    ).to(dtype)
 
 
 def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
     """Sum ``grad`` over the dimensions where ``shape`` is 1 (the adjoint of broadcasting)."""
-    dims = [i for i, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1]
+    dims = [i for i, (g, s) in enumerate(zip(grad.shape, shape, strict=True)) if s == 1 and g != 1]
     return grad.sum(dims, keepdim=True) if dims else grad
 
 
@@ -239,7 +241,10 @@ def _chunks(frames: Frames, lam: Tensor, geom: Geometry):
 
 
 def _direct_kernel(weights: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Real form ``[w cos ; -w sin]`` of ``w[k, n, m] exp(-2 pi i k m / N)``: ``(Bk, Tk, 2fc, N)``."""
+    """``[w cos ; -w sin]``, the real form of ``w[k, n, m] exp(-2 pi i k m / N)``.
+
+    Shape: ``(Bk, Tk, fc, N) -> (Bk, Tk, 2 fc, N)``.
+    """
     return torch.cat([weights * cos, weights * -sin], dim=-2)
 
 
