@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import _fused
 from . import _kernels as K
 from ._validation import (
     broadcast_win_length,
@@ -31,6 +32,8 @@ from .windows import NORMALIZATIONS, Window, get_window
 __all__ = ["dstft", "spectrogram"]
 
 PAD_MODES = ("constant", "reflect")
+ENGINES = ("auto", "eager", "compiled")
+AUTO_COMPILE_SIZE = 2**22  # B F T N from which "auto" compiles the direct sums
 
 
 class _DSTFTFunction(torch.autograd.Function):
@@ -55,7 +58,7 @@ class _DSTFTFunction(torch.autograd.Function):
         frames = K.make_frames(xp, starts, geom)
         backward = K.direct_backward if ctx.direct else K.fft_backward
         grad_frames, grad_lam, grad_starts = backward(
-            grad, frames, lam, geom, (need_x, need_lam, need_starts)
+            grad, spec, frames, lam, geom, (need_x, need_lam, need_starts)
         )
         grad_x = None
         if need_x:
@@ -89,6 +92,7 @@ def _prepare(
     pad_mode,
     normalization,
     max_working_memory,
+    engine="auto",
     check_values=True,
 ):
     """Validate the arguments and bring them to the kernels' canonical shapes.
@@ -192,7 +196,15 @@ def _prepare(
     lam = _flatten_batch(lam, 2, batch_shape, batch)
     if starts is not None:
         starts = _flatten_batch(starts, 1, batch_shape, batch)
-    geom = K.Geometry(n, n_t, window, normalization, hop, int(max_working_memory))
+    check_choice("engine", engine, ENGINES)
+    if engine == "auto":
+        large = batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
+        engine = "compiled" if large and _fused.available() else "eager"
+    # The direct path sums only the samples that the longest window reaches.
+    win_max = float(lam.detach().max()) if lam.shape[-2] > 1 else n
+    geom = K.Geometry(
+        n, n_t, window, normalization, hop, int(max_working_memory), engine, K.support(n, win_max)
+    )
     return xb, lam, starts, geom, batch_shape
 
 
@@ -216,6 +228,7 @@ def dstft(
     pad_mode: str = "constant",
     normalization: str | None = "amplitude",
     max_working_memory: int | None = None,
+    engine: str = "auto",
 ) -> Tensor:
     r"""Differentiable short-time Fourier transform with real window lengths and positions.
 
@@ -248,6 +261,12 @@ def dstft(
         max_working_memory (int, optional): bytes of the working set of the direct sum used
             for frequency-varying window lengths (default 64 MiB); no ``(B, F, T, N)`` tensor is
             ever made.
+        engine (str): how frequency-varying window lengths are summed: ``"eager"`` (chunked
+            matrix products), ``"compiled"`` (sums fused by ``torch.compile``: no temporary of
+            size ``F T N``, several times faster on large inputs, compiled once per process and
+            shape), or ``"auto"`` (default): ``"compiled"`` when ``B F T N >= 2**22`` and a
+            compiler is available, else ``"eager"``. Falls back to eager, with a warning, if
+            compilation fails. Results agree to rounding.
 
     Returns:
         Tensor: complex ``(..., F, T)``, complex64 for float32 input, complex128 for float64.
@@ -278,6 +297,7 @@ def dstft(
         pad_mode=pad_mode,
         normalization=normalization,
         max_working_memory=max_working_memory,
+        engine=engine,
     )
     spec = _DSTFTFunction.apply(xp, lam, starts, geom)
     return spec.reshape(*batch_shape, geom.n_bins, geom.n_frames)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import _fused
 from .windows import Window
 
 DEFAULT_WORKING_MEMORY = 64 * 2**20  # bytes of the direct path's per-chunk working set
@@ -49,6 +50,8 @@ class Geometry:
     normalization: str | None
     hop: int | None  # integer-grid hop when ``starts`` is None
     max_working_memory: int
+    engine: str = "eager"  # direct path: "eager" (chunked matmuls) or "compiled" (fused sums)
+    support: tuple[int, int] | None = None  # direct path: the samples m in [lo, hi) it sums
 
     @property
     def n_bins(self) -> int:
@@ -155,7 +158,9 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     return spec
 
 
-def fft_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
+def fft_backward(
+    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
+):
     """Gradients of the FFT path w.r.t. the frames, ``lam`` and the starts.
 
     ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
@@ -224,9 +229,10 @@ def _contract_adjoint(grad: Tensor, kernel: Tensor) -> Tensor:
 
 
 def _twiddles(geom: Geometry, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
-    """``cos(2 pi k m / N)`` and ``sin(2 pi k m / N)``, each ``(F, N)``."""
+    """``cos(2 pi k m / N)``, ``sin(2 pi k m / N)`` for ``m`` in the support: ``(F, hi - lo)``."""
     n = geom.n_fft
-    km = torch.outer(torch.arange(geom.n_bins, device=device), torch.arange(n, device=device))
+    lo, hi = geom.support or (0, n)
+    km = torch.outer(torch.arange(geom.n_bins, device=device), torch.arange(lo, hi, device=device))
     angle = (2 * math.pi / n) * (km % n).to(torch.float64)
     return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
 
@@ -235,7 +241,7 @@ def _chunks(frames: Frames, lam: Tensor, geom: Geometry):
     """Bin ranges whose ``(Bk, Tk, fc, N)`` working set fits in ``geom.max_working_memory``."""
     bk = max(lam.shape[0], frames.u.shape[0])
     tk = max(lam.shape[2], frames.u.shape[1])
-    per_bin = _DIRECT_TEMPORARIES * bk * tk * geom.n_fft * frames.values.element_size()
+    per_bin = _DIRECT_TEMPORARIES * bk * tk * frames.u.shape[-1] * frames.values.element_size()
     fc = max(1, min(geom.n_bins, geom.max_working_memory // per_bin))
     return [slice(k, min(k + fc, geom.n_bins)) for k in range(0, geom.n_bins, fc)]
 
@@ -254,8 +260,32 @@ def _direct_window(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, der
     return geom.window.contracted(lam_c, frames.u[:, :, None, :], geom.normalization, derivatives)
 
 
+def support(n_fft: int, win_max: float) -> tuple[int, int]:
+    """The samples ``m`` in ``[lo, hi)`` of a frame that a window of length ``<= win_max`` reaches.
+
+    ``|m + delta - N/2| < lam / 2`` with ``delta`` in ``[0, 1)`` implies
+    ``N/2 - h - 1 <= m <= N/2 + h`` for ``h = ceil(win_max / 2)``: a bin with ``lam << N`` costs
+    ``lam`` samples, not ``N``.
+    """
+    h = math.ceil(win_max / 2)
+    return max(0, n_fft // 2 - h - 1), min(n_fft, n_fft // 2 + h + 1)
+
+
+def _restrict(frames: Frames, geom: Geometry) -> Frames:
+    """The frames cut to the support ``[lo, hi)`` of the direct path."""
+    lo, hi = geom.support or (0, geom.n_fft)
+    if (lo, hi) == (0, geom.n_fft):
+        return frames
+    return Frames(frames.values[..., lo:hi], frames.u[..., lo:hi], frames.delta, None)
+
+
 def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     """``S[k, n] = P * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)``, ``(B, F, T)``."""
+    frames = _restrict(frames, geom)
+    if geom.engine == "compiled":
+        spec = _fused_forward(frames, lam, geom)
+        if spec is not None:
+            return spec
     values = frames.values
     b, t, _ = values.shape
     cos, sin = _twiddles(geom, values.dtype, values.device)
@@ -271,7 +301,9 @@ def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     return spec
 
 
-def direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
+def direct_backward(
+    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
+):
     """Gradients of the direct path w.r.t. the frames, ``lam`` (B, F, T) and the starts (B, T).
 
     With ``g = G conj(P)`` (the gradient of the un-phased sum ``A``) and the real kernels
@@ -279,6 +311,20 @@ def direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, n
     ``K_lam`` built from ``dw_lam/dlam`` (Eq. 9), and the window part of ``grad_starts`` from
     ``-dw_lam/du`` (Eq. 14).
     """
+    lo, hi = geom.support or (0, geom.n_fft)
+    grads = _direct_backward(grad, spec, _restrict(frames, geom), lam, geom, needs)
+    if grads[0] is not None and (lo, hi) != (0, geom.n_fft):
+        grads = (F.pad(grads[0], (lo, geom.n_fft - hi)), *grads[1:])
+    return grads
+
+
+def _direct_backward(
+    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
+):
+    if geom.engine == "compiled":
+        grads = _fused_backward(grad, spec, frames, lam, geom, needs)
+        if grads is not None:
+            return grads
     need_x, need_lam, need_starts = needs
     values = frames.values
     b, t, _ = values.shape
@@ -304,4 +350,61 @@ def direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, n
             grad_starts -= (_contract(values, _direct_kernel(dw_du, c, s)) * g_c).sum(-1)
     if need_lam:
         grad_lam = grad_lam.transpose(1, 2)
+    return grad_frames, grad_lam, grad_starts
+
+
+def _fused_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
+    """Direct path through the fused sums of :mod:`adastft._fused` (``None``: not possible)."""
+    cos, sin = _twiddles(geom, frames.values.dtype, frames.values.device)
+    sums = _fused.call("forward_sums", geom.window, frames.values, lam, frames.u, cos, sin)
+    if sums is None:
+        return None
+    spec = torch.complex(*sums)
+    c, _ = geom.window.normalizer(lam, geom.normalization)
+    if c is not None:
+        spec = spec * c
+    if frames.delta is not None:
+        spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
+    return spec
+
+
+def _fused_backward(
+    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
+):
+    """Gradients of the direct path through the fused sums (``None``: not possible).
+
+    With ``w_lam = c(lam) w(v)``: ``d w_lam / d lam = c' w - c w'(v) v / lam`` and
+    ``d w_lam / d u = c w'(v) / lam``, so ``grad_lam = (c'/c) Re(conj(G) S) - (c / lam) D1`` and
+    the window part of ``grad_starts`` is ``-sum_k (c / lam) D2`` (see :mod:`adastft._fused`).
+    """
+    need_x, need_lam, need_starts = needs
+    values = frames.values
+    cos, sin = _twiddles(geom, values.dtype, values.device)
+    c, dc_c = geom.window.normalizer(lam, geom.normalization)
+    g = grad
+    if frames.delta is not None:
+        g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj()
+    grad_frames = grad_lam = grad_starts = None
+    if need_x:
+        gc = g if c is None else g * c
+        grad_frames = _fused.call(
+            "frame_sums", geom.window, lam, frames.u, cos, sin, gc.real, gc.imag
+        )
+        if grad_frames is None:
+            return None
+    if need_lam or need_starts:
+        sums = _fused.call(
+            "parameter_sums", geom.window, values, lam, frames.u, cos, sin, g.real, g.imag
+        )
+        if sums is None:
+            return None
+        d1, d2 = sums
+        c_lam = 1.0 / lam if c is None else c / lam
+        if need_lam:
+            grad_lam = -c_lam * d1
+            if dc_c is not None:
+                cross = reduce_to((grad.conj() * spec).real, (d1.shape[0], *spec.shape[1:]))
+                grad_lam = grad_lam + dc_c * cross
+        if need_starts:
+            grad_starts = -(c_lam * d2).sum(-2)
     return grad_frames, grad_lam, grad_starts

@@ -80,6 +80,20 @@ class Window:
                 f"got {self.integral}"
             )
 
+    def normalizer(
+        self, lam: Tensor, normalization: str | None
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """``c(lam)`` and ``c'(lam) / c(lam)`` (both ``None`` for ``normalization=None``).
+
+        ``"amplitude"``: ``c = 1 / (lam I1)``, ``c'/c = -1 / lam``;
+        ``"energy"``: ``c = 1 / sqrt(lam I2)``, ``c'/c = -1 / (2 lam)``.
+        """
+        if normalization == "amplitude":
+            return 1.0 / (lam * self.integral), -1.0 / lam
+        if normalization == "energy":
+            return torch.rsqrt(lam * self.integral_sq), -0.5 / lam
+        return None, None
+
     def contracted(
         self, lam: Tensor, u: Tensor, normalization: str | None, derivatives: bool = False
     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
@@ -98,15 +112,7 @@ class Window:
         v = u / lam
         inside = v.abs() < 0.5
         zero = v.new_zeros(())
-        if normalization == "amplitude":
-            c = 1.0 / (lam * self.integral)
-            dc_c = -1.0 / lam  # c'(lam) / c(lam)
-        elif normalization == "energy":
-            c = torch.rsqrt(lam * self.integral_sq)
-            dc_c = -0.5 / lam
-        else:
-            c = None
-            dc_c = None
+        c, dc_c = self.normalizer(lam, normalization)
         w = self.fn(v)
         w_lam = torch.where(inside, w if c is None else c * w, zero)
         if not derivatives:

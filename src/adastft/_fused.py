@@ -1,0 +1,113 @@
+"""Fused direct sums for frequency-varying window lengths, compiled with ``torch.compile``.
+
+The direct path (paper Sec. V-B) costs O(B F T N) multiply-adds whatever is done; what an eager
+evaluation adds is memory traffic: every intermediate of the window ``w(u / lam)`` is a
+``(F, T, N)`` tensor written and read again. Written as one broadcast expression reduced over
+``m``, the sums below are fused by the compiler into loops that evaluate the window in registers
+and never store a ``(B, F, T, N)`` (or even ``(F, T, N)``) tensor.
+
+The normalisation ``c(lam)`` and the fractional-position phase depend only on ``(k, n)`` and are
+applied by the caller, outside the sums. With ``v = u / lam`` and ``E = exp(-2 pi i k m / N)``:
+
+    A[b, k, n]  = sum_m x[b, n, m] w(v) E[k, m]                          (forward, un-normalised)
+    D1[k, n]    = sum_b conj(g[b, k, n]) sum_m x[b, n, m] w'(v) v E[k, m]  (for d/d lam, Eq. 9)
+    D2[k, n]    = sum_b conj(g[b, k, n]) sum_m x[b, n, m] w'(v) E[k, m]    (for d/d t_n, Eq. 14)
+    gx[b, n, m] = sum_k Re(conj(g[b, k, n]) c[k, n] w(v) E[k, m])          (adjoint, for d/d x)
+
+Every function takes ``values`` ``(B, T, N)``, ``lam`` ``(Bl, F, Tl)`` and ``u`` ``(Bu, Tu, N)``
+(the canonical shapes of :mod:`adastft._kernels`) and the twiddles ``cos``/``sin`` ``(F, N)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+from torch import Tensor
+
+from .windows import Window
+
+
+def _window_terms(window: Window, lam: Tensor, u: Tensor, derivative: bool):
+    """``w(v)`` (and ``w'(v)``) on the open support, zero outside; broadcast ``(.., F, T, N)``."""
+    v = u[:, None] / lam[..., None]
+    inside = v.abs() < 0.5
+    w = torch.where(inside, window.fn(v), 0.0)
+    dw = torch.where(inside, window.derivative(v), 0.0) if derivative else None
+    return v, w, dw
+
+
+def forward_sums(window: Window, values: Tensor, lam: Tensor, u: Tensor, cos: Tensor, sin: Tensor):
+    """``(Re A, Im A)``, each ``(B, F, T)``."""
+    _, w, _ = _window_terms(window, lam, u, derivative=False)
+    xw = values[:, None] * w
+    return (xw * cos[:, None, :]).sum(-1), -(xw * sin[:, None, :]).sum(-1)
+
+
+def parameter_sums(
+    window: Window,
+    values: Tensor,
+    lam: Tensor,
+    u: Tensor,
+    cos: Tensor,
+    sin: Tensor,
+    g_re: Tensor,
+    g_im: Tensor,
+):
+    """``Re D1`` and ``Re D2`` reduced to ``(Bw, F, T)`` (``Bw = 1`` unless per-example).
+
+    ``Re(conj(g) sum_m x f E) = sum_m x f (g_re cos - g_im sin)`` for ``f = w'(v) v`` and
+    ``f = w'(v)``.
+    """
+    v, _, dw = _window_terms(window, lam, u, derivative=True)
+    proj = g_re[..., None] * cos[:, None, :] - g_im[..., None] * sin[:, None, :]
+    xdw = values[:, None] * dw * proj
+    d1 = (xdw * v).sum(-1)
+    d2 = xdw.sum(-1)
+    if lam.shape[0] == 1 and u.shape[0] == 1:
+        d1, d2 = d1.sum(0, keepdim=True), d2.sum(0, keepdim=True)
+    return d1, d2
+
+
+def frame_sums(
+    window: Window, lam: Tensor, u: Tensor, cos: Tensor, sin: Tensor, gc_re: Tensor, gc_im: Tensor
+):
+    """``gx[b, n, m] = sum_k w(v) (gc_re cos - gc_im sin)``, ``(B, T, N)``; ``gc = c g``."""
+    _, w, _ = _window_terms(window, lam, u, derivative=False)
+    proj = gc_re[..., None] * cos[:, None, :] - gc_im[..., None] * sin[:, None, :]
+    return (w * proj).sum(1)
+
+
+_BROKEN: list[str] = []  # why compilation failed in this process, if it did
+
+
+def available() -> bool:
+    """Whether the fused sums can be compiled here (a compiler backend and no earlier failure)."""
+    return not _BROKEN and torch._dynamo.is_dynamo_supported()
+
+
+@functools.cache
+def _compiled(name: str):
+    return torch.compile(globals()[name], dynamic=None, fullgraph=True)
+
+
+def call(name: str, *args):
+    """Run the compiled version of the sum ``name``; ``None`` if compilation is not possible.
+
+    A failure to compile (no C++ compiler, unsupported platform) is reported once with a warning
+    and the caller falls back to the eager path for the rest of the process.
+    """
+    if _BROKEN:
+        return None
+    try:
+        return _compiled(name)(*args)
+    except Exception as error:  # noqa: BLE001 - any backend failure means: use eager
+        _BROKEN.append(f"{type(error).__name__}: {error}")
+        warnings.warn(
+            f"adastft: torch.compile failed for the direct DSTFT sums ({_BROKEN[0][:200]}); "
+            "using the eager path",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
