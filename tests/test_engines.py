@@ -1,0 +1,102 @@
+"""The two engines of the direct path (frequency-varying window lengths): "eager" chunked
+matrix products and "compiled" fused sums. Both must equal the brute-force reference, give the
+same gradients, and "auto" must pick and fall back as documented."""
+
+import pytest
+import torch
+from reference import assert_close_to_reference, dstft_reference
+
+import adastft as ad
+from adastft import _dstft, _fused
+
+N_FFT = 32
+
+
+def _case(batch_lam: bool, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 150, dtype=torch.float64, generator=gen)
+    positions = torch.sort(torch.rand(9, dtype=torch.float64, generator=gen) * 160 - 5).values
+    shape = (2, N_FFT // 2 + 1, 9) if batch_lam else (N_FFT // 2 + 1, 9)
+    lam = 2.0 + 20.0 * torch.rand(shape, dtype=torch.float64, generator=gen)
+    return x, lam, positions
+
+
+def _grads(engine: str, x, lam, positions, normalization):
+    x, lam, positions = (t.clone().requires_grad_() for t in (x, lam, positions))
+    spec = ad.dstft(
+        x, lam, n_fft=N_FFT, positions=positions, normalization=normalization, engine=engine
+    )
+    weight = torch.randn(spec.shape, dtype=spec.dtype, generator=torch.Generator().manual_seed(3))
+    loss = (spec * weight.conj()).real.sum()
+    return (spec.detach(), *torch.autograd.grad(loss, (x, lam, positions)))
+
+
+@pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
+@pytest.mark.parametrize(
+    "batch_lam, normalization", [(False, "amplitude"), (True, None)], ids=["shared", "per-example"]
+)
+def test_compiled_equals_reference_and_eager(batch_lam, normalization):
+    x, lam, positions = _case(batch_lam)
+    compiled = _grads("compiled", x, lam, positions, normalization)
+    eager = _grads("eager", x, lam, positions, normalization)
+    assert not _fused._BROKEN, _fused._BROKEN
+    expected = dstft_reference(
+        x.numpy(),
+        lam.numpy(),
+        n_fft=N_FFT,
+        positions=positions.numpy(),
+        normalization=normalization,
+    )
+    assert_close_to_reference(compiled[0], expected)
+    for got, want in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_auto_uses_eager_below_threshold_and_compiled_above(monkeypatch):
+    x, lam, positions = _case(False)
+    args = dict(
+        n_fft=N_FFT,
+        hop_length=None,
+        positions=positions,
+        window="hann",
+        center=True,
+        pad_mode="constant",
+        normalization="amplitude",
+        max_working_memory=None,
+    )
+    assert _dstft._prepare(x, lam, **args)[3].engine == "eager"
+    monkeypatch.setattr(_dstft, "AUTO_COMPILE_SIZE", 1)
+    monkeypatch.setattr(_fused, "available", lambda: True)
+    assert _dstft._prepare(x, lam, **args)[3].engine == "compiled"
+    monkeypatch.setattr(_fused, "available", lambda: False)
+    assert _dstft._prepare(x, lam, **args)[3].engine == "eager"
+
+
+def test_compile_failure_warns_once_and_falls_back(monkeypatch):
+    x, lam, positions = _case(False)
+    expected = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="eager")
+
+    def broken(name):
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(_fused, "_BROKEN", [])
+    monkeypatch.setattr(_fused, "_compiled", broken)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+        got = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled")
+    torch.testing.assert_close(got, expected)
+    assert _fused._BROKEN and not _fused.available()
+
+
+def test_support_skipping_matches_reference_for_short_windows():
+    """Window lengths << n_fft: only the samples they reach are summed."""
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(300, dtype=torch.float64, generator=gen)
+    lam = 1.5 + 6.0 * torch.rand(65, 20, dtype=torch.float64, generator=gen)
+    got = ad.dstft(x, lam, n_fft=128, hop_length=15.5, engine="eager")
+    expected = dstft_reference(x.numpy(), lam.numpy(), n_fft=128, hop_length=15.5)
+    assert_close_to_reference(got, expected)
+
+
+def test_engine_rejects_unknown_value():
+    with pytest.raises(ValueError, match="engine"):
+        ad.dstft(torch.randn(100), 10.0, n_fft=16, engine="fast")
