@@ -7,16 +7,16 @@ import torch
 from reference import assert_close_to_reference, dstft_reference
 
 import adastft as ad
-from adastft import _dstft, _fused
+from adastft import _dstft, _fused, _kernels
 
 N_FFT = 32
 
 
-def _case(batch_lam: bool, seed: int = 0):
+def _case(batch_lam: bool, batch: int = 2, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(2, 150, dtype=torch.float64, generator=gen)
+    x = torch.randn(batch, 150, dtype=torch.float64, generator=gen)
     positions = torch.sort(torch.rand(9, dtype=torch.float64, generator=gen) * 160 - 5).values
-    shape = (2, N_FFT // 2 + 1, 9) if batch_lam else (N_FFT // 2 + 1, 9)
+    shape = (batch, N_FFT // 2 + 1, 9) if batch_lam else (N_FFT // 2 + 1, 9)
     lam = 2.0 + 20.0 * torch.rand(shape, dtype=torch.float64, generator=gen)
     return x, lam, positions
 
@@ -33,10 +33,12 @@ def _grads(engine: str, x, lam, positions, normalization):
 
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
 @pytest.mark.parametrize(
-    "batch_lam, normalization", [(False, "amplitude"), (True, None)], ids=["shared", "per-example"]
+    "batch_lam, batch, normalization",
+    [(False, 2, "amplitude"), (True, 2, None), (False, _kernels.FUSED_MAX_BATCH, "energy")],
+    ids=["fused-sums", "fused-sums-per-example", "compiled-kernels-and-matmuls"],
 )
-def test_compiled_equals_reference_and_eager(batch_lam, normalization):
-    x, lam, positions = _case(batch_lam)
+def test_compiled_equals_reference_and_eager(batch_lam, batch, normalization):
+    x, lam, positions = _case(batch_lam, batch)
     compiled = _grads("compiled", x, lam, positions, normalization)
     eager = _grads("eager", x, lam, positions, normalization)
     assert not _fused._BROKEN, _fused._BROKEN

@@ -14,8 +14,10 @@ applied by the caller, outside the sums. With ``v = u / lam`` and ``E = exp(-2 p
     D2[k, n]    = sum_b conj(g[b, k, n]) sum_m x[b, n, m] w'(v) E[k, m]    (for d/d t_n, Eq. 14)
     gx[b, n, m] = sum_k Re(conj(g[b, k, n]) c[k, n] w(v) E[k, m])          (adjoint, for d/d x)
 
-Every function takes ``values`` ``(B, T, N)``, ``lam`` ``(Bl, F, Tl)`` and ``u`` ``(Bu, Tu, N)``
-(the canonical shapes of :mod:`adastft._kernels`) and the twiddles ``cos``/``sin`` ``(F, N)``.
+The sums take ``values`` ``(B, T, N)``, ``lam`` ``(Bl, F, Tl)`` and ``u`` ``(Bu, Tu, N)`` (the
+canonical shapes of :mod:`adastft._kernels`) and the twiddles ``cos``/``sin`` ``(F, N)``. When one
+window serves a whole batch, the kernels of :func:`chunk_kernels` (compiled into one pass) and
+batched matrix products are faster than the fused sums; :mod:`adastft._kernels` chooses.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from .windows import Window
 
 def _window_terms(window: Window, lam: Tensor, u: Tensor, derivative: bool):
     """``w(v)`` (and ``w'(v)``) on the open support, zero outside; broadcast ``(.., F, T, N)``."""
-    v = u[:, None] / lam[..., None]
+    v = u[:, None] * (1.0 / lam)[..., None]  # one division per (k, n), not per sample
     inside = v.abs() < 0.5
-    w = torch.where(inside, window.fn(v), 0.0)
+    w = None if derivative else torch.where(inside, window.fn(v), 0.0)
     dw = torch.where(inside, window.derivative(v), 0.0) if derivative else None
     return v, w, dw
 
@@ -57,17 +59,39 @@ def parameter_sums(
 ):
     """``Re D1`` and ``Re D2`` reduced to ``(Bw, F, T)`` (``Bw = 1`` unless per-example).
 
-    ``Re(conj(g) sum_m x f E) = sum_m x f (g_re cos - g_im sin)`` for ``f = w'(v) v`` and
-    ``f = w'(v)``.
+    ``Re(conj(g) sum_m x f E) = g_re sum_m x f cos - g_im sum_m x f sin`` for ``f = w'(v) v``
+    (``D1``) and ``f = w'(v)`` (``D2``): four plain sums over ``m``, combined per ``(k, n)``.
     """
     v, _, dw = _window_terms(window, lam, u, derivative=True)
-    proj = g_re[..., None] * cos[:, None, :] - g_im[..., None] * sin[:, None, :]
-    xdw = values[:, None] * dw * proj
-    d1 = (xdw * v).sum(-1)
-    d2 = xdw.sum(-1)
+    xdw = values[:, None] * dw
+    xc = xdw * cos[:, None, :]
+    xs = xdw * sin[:, None, :]
+    d1 = g_re * (xc * v).sum(-1) - g_im * (xs * v).sum(-1)
+    d2 = g_re * xc.sum(-1) - g_im * xs.sum(-1)
     if lam.shape[0] == 1 and u.shape[0] == 1:
         d1, d2 = d1.sum(0, keepdim=True), d2.sum(0, keepdim=True)
     return d1, d2
+
+
+def chunk_kernels(
+    window: Window,
+    normalization: str | None,
+    lam: Tensor,
+    u: Tensor,
+    cos: Tensor,
+    sin: Tensor,
+    derivatives: bool,
+) -> tuple[Tensor, ...]:
+    """Real kernels ``[f cos ; -f sin]`` of one chunk of bins, for batched matrix products.
+
+    ``f`` is ``w_lam`` and, with ``derivatives``, also ``d w_lam / d lam`` and
+    ``d w_lam / d u``. ``lam`` ``(Bl, Tl, fc, 1)``, ``u`` ``(Bu, Tu, 1, S)``, ``cos``/``sin``
+    ``(fc, S)``; each kernel is ``(Bk, Tk, 2 fc, S)``. Used when one kernel serves a whole batch:
+    building it once and contracting with matrix products beats recomputing the window per
+    example.
+    """
+    terms = window.contracted(lam, u, normalization, derivatives)
+    return tuple(torch.cat([f * cos, f * -sin], dim=-2) for f in terms if f is not None)
 
 
 def frame_sums(

@@ -26,6 +26,7 @@ FFT of ``G`` gives ``g_y``, the gradient of every windowed sample, and then
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -38,6 +39,7 @@ from .windows import Window
 
 DEFAULT_WORKING_MEMORY = 64 * 2**20  # bytes of the direct path's per-chunk working set
 _DIRECT_TEMPORARIES = 12  # (Bk, Tk, fc, N)-sized tensors alive at once in the direct backward
+FUSED_MAX_BATCH = 4  # from this batch size, a shared kernel is built once and used by matmuls
 
 
 @dataclass(frozen=True)
@@ -230,9 +232,12 @@ def _contract_adjoint(grad: Tensor, kernel: Tensor) -> Tensor:
 
 def _twiddles(geom: Geometry, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
     """``cos(2 pi k m / N)``, ``sin(2 pi k m / N)`` for ``m`` in the support: ``(F, hi - lo)``."""
-    n = geom.n_fft
-    lo, hi = geom.support or (0, n)
-    km = torch.outer(torch.arange(geom.n_bins, device=device), torch.arange(lo, hi, device=device))
+    return _twiddle_table(geom.n_fft, *(geom.support or (0, geom.n_fft)), dtype, device)
+
+
+@functools.lru_cache(maxsize=16)
+def _twiddle_table(n: int, lo: int, hi: int, dtype: torch.dtype, device: torch.device):
+    km = torch.outer(torch.arange(n // 2 + 1, device=device), torch.arange(lo, hi, device=device))
     angle = (2 * math.pi / n) * (km % n).to(torch.float64)
     return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
 
@@ -246,18 +251,30 @@ def _chunks(frames: Frames, lam: Tensor, geom: Geometry):
     return [slice(k, min(k + fc, geom.n_bins)) for k in range(0, geom.n_bins, fc)]
 
 
-def _direct_kernel(weights: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """``[w cos ; -w sin]``, the real form of ``w[k, n, m] exp(-2 pi i k m / N)``.
+def _chunk_kernels(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, derivatives: bool):
+    """The real kernels of one chunk of bins, ``(Bk, Tk, 2 fc, S)`` each (one, or three with
+    ``derivatives``: for ``w_lam``, ``d w_lam / d lam`` and ``d w_lam / d u``)."""
+    cos, sin = _twiddles(geom, frames.values.dtype, frames.values.device)
+    args = (
+        geom.window,
+        geom.normalization,
+        lam[:, bins, :].transpose(1, 2)[..., None],  # (Bl, Tl, fc, 1)
+        frames.u[:, :, None, :],
+        cos[bins],
+        sin[bins],
+        derivatives,
+    )
+    if geom.engine == "compiled":
+        kernels = _fused.call("chunk_kernels", *args)
+        if kernels is not None:
+            return kernels
+    return _fused.chunk_kernels(*args)
 
-    Shape: ``(Bk, Tk, fc, N) -> (Bk, Tk, 2 fc, N)``.
-    """
-    return torch.cat([weights * cos, weights * -sin], dim=-2)
 
-
-def _direct_window(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, derivatives: bool):
-    """``w_lam[k, n](u)`` for the bins of one chunk, shape ``(Bk, Tk, fc, N)``."""
-    lam_c = lam[:, bins, :].transpose(1, 2)[..., None]  # (Bl, Tl, fc, 1)
-    return geom.window.contracted(lam_c, frames.u[:, :, None, :], geom.normalization, derivatives)
+def _use_fused_sums(frames: Frames, lam: Tensor, geom: Geometry) -> bool:
+    """Fused sums unless one kernel serves a batch of at least ``FUSED_MAX_BATCH`` signals."""
+    shared = lam.shape[0] == 1 and frames.u.shape[0] == 1
+    return geom.engine == "compiled" and not (shared and frames.values.shape[0] >= FUSED_MAX_BATCH)
 
 
 def support(n_fft: int, win_max: float) -> tuple[int, int]:
@@ -282,19 +299,16 @@ def _restrict(frames: Frames, geom: Geometry) -> Frames:
 def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     """``S[k, n] = P * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)``, ``(B, F, T)``."""
     frames = _restrict(frames, geom)
-    if geom.engine == "compiled":
+    if _use_fused_sums(frames, lam, geom):
         spec = _fused_forward(frames, lam, geom)
         if spec is not None:
             return spec
     values = frames.values
     b, t, _ = values.shape
-    cos, sin = _twiddles(geom, values.dtype, values.device)
     out = values.new_empty(b, t, 2, geom.n_bins)
     for bins in _chunks(frames, lam, geom):
-        w, _, _ = _direct_window(lam, frames, geom, bins, derivatives=False)
-        fc = w.shape[-2]
-        acc = _contract(values, _direct_kernel(w, cos[bins], sin[bins]))
-        out[:, :, :, bins] = acc.view(b, t, 2, fc)
+        (kernel,) = _chunk_kernels(lam, frames, geom, bins, derivatives=False)
+        out[:, :, :, bins] = _contract(values, kernel).view(b, t, 2, -1)
     spec = torch.complex(out[:, :, 0], out[:, :, 1]).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
@@ -321,7 +335,7 @@ def direct_backward(
 def _direct_backward(
     grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
 ):
-    if geom.engine == "compiled":
+    if _use_fused_sums(frames, lam, geom):
         grads = _fused_backward(grad, spec, frames, lam, geom, needs)
         if grads is not None:
             return grads
@@ -332,22 +346,20 @@ def _direct_backward(
         grad = grad * phase(frames.delta, geom.n_fft, grad.dtype).conj()
     g = torch.cat([grad.real, grad.imag], dim=1).transpose(1, 2)  # (B, T, 2F)
     nb = geom.n_bins
-    cos, sin = _twiddles(geom, values.dtype, values.device)
     grad_frames = torch.zeros_like(values) if need_x else None
     grad_lam = values.new_empty(b, t, nb) if need_lam else None
     grad_starts = values.new_zeros(b, t) if need_starts else None
     for bins in _chunks(frames, lam, geom):
-        w, dw_dlam, dw_du = _direct_window(lam, frames, geom, bins, need_lam or need_starts)
-        c, s = cos[bins], sin[bins]
+        kernel, *derivatives = _chunk_kernels(lam, frames, geom, bins, need_lam or need_starts)
         g_c = torch.cat([g[..., bins], g[..., nb + bins.start : nb + bins.stop]], dim=-1)
         if need_x:
-            grad_frames += _contract_adjoint(g_c, _direct_kernel(w, c, s))
+            grad_frames += _contract_adjoint(g_c, kernel)
         if need_lam:
-            d = _contract(values, _direct_kernel(dw_dlam, c, s)) * g_c
+            d = _contract(values, derivatives[0]) * g_c
             fc = d.shape[-1] // 2
             grad_lam[..., bins] = d[..., :fc] + d[..., fc:]
         if need_starts:
-            grad_starts -= (_contract(values, _direct_kernel(dw_du, c, s)) * g_c).sum(-1)
+            grad_starts -= (_contract(values, derivatives[1]) * g_c).sum(-1)
     if need_lam:
         grad_lam = grad_lam.transpose(1, 2)
     return grad_frames, grad_lam, grad_starts
