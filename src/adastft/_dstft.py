@@ -17,6 +17,7 @@ from torch.autograd.function import once_differentiable
 from . import _fused
 from . import _kernels as K
 from ._validation import (
+    broadcast_shapes,
     broadcast_win_length,
     check_choice,
     check_n_fft,
@@ -42,24 +43,38 @@ class _DSTFTFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry):
         frames = K.make_frames(xp, starts, geom)
-        direct = lam.shape[1] > 1
-        spec = (K.direct_forward if direct else K.fft_forward)(frames, lam, geom)
         ctx.geom = geom
-        ctx.direct = direct
-        ctx.save_for_backward(xp, lam, starts, spec)
+        ctx.direct = lam.shape[1] > 1
+        ctx.keep_windows = False
+        if ctx.direct:
+            spec = K.direct_forward(frames, lam, geom)
+            ctx.save_for_backward(xp, lam, starts, spec)
+            return spec
+        # A window shared by the batch is at most (T, N): keep it (and its derivatives) for the
+        # backward; per-example windows are as large as the frames and are recomputed.
+        need_params = lam.requires_grad or (starts is not None and starts.requires_grad)
+        spec, terms = K.fft_forward(frames, lam, geom, derivatives=need_params)
+        ctx.keep_windows = terms[0].shape[0] == 1
+        kept = [t for t in terms if t is not None] if ctx.keep_windows else []
+        ctx.save_for_backward(xp, lam, starts, spec, *kept)
         return spec
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        xp, lam, starts, spec = ctx.saved_tensors
+        xp, lam, starts, spec, *kept = ctx.saved_tensors
         geom: K.Geometry = ctx.geom
-        need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
+        needs = need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
         frames = K.make_frames(xp, starts, geom)
-        backward = K.direct_backward if ctx.direct else K.fft_backward
-        grad_frames, grad_lam, grad_starts = backward(
-            grad, spec, frames, lam, geom, (need_x, need_lam, need_starts)
-        )
+        if ctx.direct:
+            grad_frames, grad_lam, grad_starts = K.direct_backward(
+                grad, spec, frames, lam, geom, needs
+            )
+        else:
+            terms = (*kept, None, None)[:3] if ctx.keep_windows else None
+            grad_frames, grad_lam, grad_starts = K.fft_backward(
+                grad, spec, frames, lam, geom, needs, terms
+            )
         grad_x = None
         if need_x:
             grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
@@ -171,8 +186,7 @@ def _prepare(
                 f"win_length must have the dtype of x ({x.dtype}); got dtype {win_length.dtype}"
             )
         lam = broadcast_win_length(win_length, x.shape[:-1], n_bins, n_t)
-        if check_values:
-            check_win_length_values(win_length, n)
+        win_max = check_win_length_values(win_length, n) if check_values else float(n)
     else:
         check_scalar(
             "win_length",
@@ -183,12 +197,13 @@ def _prepare(
             rule=f"0 < win_length <= n_fft (={n})",
         )
         lam = torch.full((1, 1), float(win_length), dtype=x.dtype, device=x.device)
+        win_max = float(win_length)
 
     # One batch shape for the signal, the window lengths and the positions.
     shapes = [x.shape[:-1], lam.shape[:-2]]
     if starts is not None:
         shapes.append(starts.shape[:-1] if positions is not None else ())
-    batch_shape = torch.broadcast_shapes(*shapes)
+    batch_shape = torch.Size(broadcast_shapes(*shapes))
     batch = batch_shape.numel()
     xb = x.expand(*batch_shape, length).reshape(batch, length)
     if center:
@@ -201,7 +216,6 @@ def _prepare(
         large = batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
         engine = "compiled" if large and _fused.available() else "eager"
     # The direct path sums only the samples that the longest window reaches.
-    win_max = float(lam.detach().max()) if lam.shape[-2] > 1 else n
     geom = K.Geometry(
         n, n_t, window, normalization, hop, int(max_working_memory), engine, K.support(n, win_max)
     )

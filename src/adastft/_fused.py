@@ -33,7 +33,7 @@ from .windows import Window
 
 def _window_terms(window: Window, lam: Tensor, u: Tensor, derivative: bool):
     """``w(v)`` (and ``w'(v)``) on the open support, zero outside; broadcast ``(.., F, T, N)``."""
-    v = u[:, None] * (1.0 / lam)[..., None]  # one division per (k, n), not per sample
+    v = u[:, None] / lam[..., None]  # a division: the support edge |v| = 1/2 is exact
     inside = v.abs() < 0.5
     w = None if derivative else torch.where(inside, window.fn(v), 0.0)
     dw = torch.where(inside, window.derivative(v), 0.0) if derivative else None

@@ -75,12 +75,13 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     n, t = geom.n_fft, geom.n_frames
     batch, length = xp.shape
     m = torch.arange(n, device=xp.device)
-    # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
-    xz = F.pad(xp, (n, n))
     if starts is None:
-        values = xz[:, n:].unfold(-1, n, geom.hop)[:, :t]
+        # The integer grid of T = 1 + (Lp - N) // hop frames lies inside xp: a strided view.
+        values = xp.unfold(-1, n, geom.hop)[:, :t]
         u = (m - n // 2).to(xp.dtype).view(1, 1, n)
         return Frames(values, u, None, None)
+    # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
+    xz = F.pad(xp, (n, n))
     first = torch.ceil(starts)
     delta = first - starts
     index = (first.clamp(-n, length).long() + n)[..., None] + m
@@ -151,17 +152,27 @@ def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = 
     return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
 
 
-def fft_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
-    """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex."""
-    w, _, _ = fft_window(lam, frames, geom)
-    spec = torch.fft.rfft(frames.values * w, dim=-1).transpose(1, 2)
+def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
+    """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex.
+
+    Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
+    (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
+    """
+    terms = fft_window(lam, frames, geom, derivatives)
+    spec = torch.fft.rfft(frames.values * terms[0], dim=-1).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
-    return spec
+    return spec, terms
 
 
 def fft_backward(
-    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
+    grad: Tensor,
+    spec: Tensor,
+    frames: Frames,
+    lam: Tensor,
+    geom: Geometry,
+    needs: tuple,
+    terms: tuple | None = None,
 ):
     """Gradients of the FFT path w.r.t. the frames, ``lam`` and the starts.
 
@@ -170,6 +181,7 @@ def fft_backward(
     bins ``0 < k < N/2`` twice, as a Hermitian spectrum, so doubling bins ``0`` and ``N/2``
     gives ``2 g_y`` in one inverse transform; the factor 1/2 goes into the window.
 
+    ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
     Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
     shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
     """
@@ -182,7 +194,9 @@ def fft_backward(
     g[..., 0] *= 2
     g[..., -1] *= 2
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
-    w, dw_dlam, dw_du = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
+    if terms is None:
+        terms = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
+    w, dw_dlam, dw_du = terms
     grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:

@@ -74,15 +74,30 @@ def check_choice(name: str, value: object, choices: tuple) -> None:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
 
-def check_win_length_values(win_length: Tensor, n_fft: int) -> None:
-    """``0 < lam <= n_fft`` everywhere (one host synchronisation on an accelerator)."""
-    bad = ~((win_length > 0) & (win_length <= n_fft))
-    if bool(bad.any()):
-        first = win_length.detach()[bad].flatten()[0].item()
+def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
+    """``0 < lam <= n_fft`` everywhere; returns ``max(lam)`` (one host synchronisation)."""
+    low, high = torch.aminmax(win_length.detach())
+    low, high = torch.stack([low, high]).tolist()
+    if not (low > 0 and high <= n_fft):  # also catches NaN
+        lam = win_length.detach()
+        first = lam[~((lam > 0) & (lam <= n_fft))].flatten()[0].item()
         raise ValueError(
             f"win_length must satisfy 0 < win_length <= n_fft (={n_fft}); got {first!r}"
             + (" (first offending element)" if win_length.numel() > 1 else "")
         )
+    return high
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple | None:
+    """The broadcast of ``shapes`` (numpy rules), or ``None`` if they do not broadcast."""
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes), strict=True):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            return None
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
 
 
 def check_finite(name: str, value: Tensor) -> None:
@@ -105,11 +120,8 @@ def broadcast_win_length(win_length: Tensor, batch_shape: tuple, n_bins: int, n_
             f"frequency-varying); got shape {tuple(win_length.shape)}"
         )
     target = (*batch_shape, n_bins, n_frames)
-    try:
-        full = torch.broadcast_shapes(lam.shape, target)
-    except RuntimeError:
-        full = None
-    if full != torch.Size(target):
+    full = broadcast_shapes(lam.shape, target)
+    if full is None or full[-2:] != target[-2:]:
         raise ValueError(
             f"win_length of shape {tuple(win_length.shape)} does not broadcast to "
             f"(..., F, T) = {target}"
@@ -128,12 +140,8 @@ def check_positions(positions: object, x: Tensor) -> Tensor:
         raise TypeError(
             f"positions must have the dtype of x ({x.dtype}); got dtype {positions.dtype}"
         )
-    batch = x.shape[:-1]
-    try:
-        ok = torch.broadcast_shapes(positions.shape[:-1], batch) == batch
-    except RuntimeError:
-        ok = False
-    if not ok:
+    batch = tuple(x.shape[:-1])
+    if broadcast_shapes(positions.shape[:-1], batch) != batch:
         raise ValueError(
             f"positions of shape {tuple(positions.shape)} does not broadcast to "
             f"(..., T) with the batch shape of x {tuple(batch)}"

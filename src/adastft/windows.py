@@ -109,20 +109,15 @@ class Window:
             ``(w_lam, dw_dlam, dw_du)``, broadcast shapes; the last two are ``None`` unless
             ``derivatives``. All three are zero outside the open support ``|u| < lam / 2``.
         """
-        v = u / lam
+        v = u / lam  # a division, not u * (1 / lam): the support edge |v| = 1/2 is exact
         inside = v.abs() < 0.5
-        zero = v.new_zeros(())
         c, dc_c = self.normalizer(lam, normalization)
-        w = self.fn(v)
-        w_lam = torch.where(inside, w if c is None else c * w, zero)
+        w_lam = torch.where(inside, self.fn(v) if c is None else c * self.fn(v), 0.0)
         if not derivatives:
             return w_lam, None, None
-        dw = self.derivative(v)
-        dw_du = dw / lam if c is None else (c / lam) * dw
-        dw_du = torch.where(inside, dw_du, zero)
-        dw_dlam = -dw_du * v  # - c w'(v) v / lam
-        if dc_c is not None:
-            dw_dlam = dw_dlam + dc_c * w_lam
+        dw_du = torch.where(inside, self.derivative(v) * (1.0 / lam if c is None else c / lam), 0.0)
+        dw_dlam = dw_du * v  # c w'(v) v / lam
+        dw_dlam = -dw_dlam if dc_c is None else torch.addcmul(-dw_dlam, dc_c, w_lam)
         return w_lam, dw_dlam, dw_du
 
 
