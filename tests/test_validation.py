@@ -215,3 +215,30 @@ def test_smallest_n_fft_matches_reference():
     got = ad.dstft(x, 1.5, n_fft=2, hop_length=1)
     assert got.shape == (2, 10)
     assert_close_to_reference(got, dstft_reference(x, 1.5, n_fft=2, hop_length=1))
+
+
+# --- devices and batch broadcasting -------------------------------------------------------
+
+
+@pytest.mark.parametrize("argument", ["win_length", "positions"])
+def test_tensor_on_another_device_is_value_error(argument):
+    x = torch.randn(100, dtype=torch.float64)
+    other = torch.zeros(1, 5, dtype=torch.float64, device="meta")
+    kw = (
+        {"win_length": other, "positions": None}
+        if argument == "win_length"
+        else {"win_length": 8.0, "positions": other[0]}
+    )
+    with raises(ValueError, argument, "device"):
+        ad.dstft(x, kw["win_length"], n_fft=N_FFT, positions=kw["positions"])
+
+
+def test_positions_may_add_batch_dims_like_win_length():
+    """One signal, several position sets: the batch is the broadcast of all three."""
+    x = torch.randn(120, dtype=torch.float64)
+    positions = torch.tensor([[3.0, 40.5, 90.25], [0.0, 50.0, 119.0]], dtype=torch.float64)
+    got = ad.dstft(x, 9.5, n_fft=N_FFT, positions=positions)
+    assert got.shape == (2, N_FFT // 2 + 1, 3)
+    for i in range(2):
+        expected = dstft_reference(x, 9.5, n_fft=N_FFT, positions=positions[i])
+        assert_close_to_reference(got[i], expected)

@@ -20,6 +20,7 @@ from ._validation import (
     broadcast_shapes,
     broadcast_win_length,
     check_choice,
+    check_device,
     check_n_fft,
     check_positions,
     check_real_tensor,
@@ -185,6 +186,7 @@ def _prepare(
             raise TypeError(
                 f"win_length must have the dtype of x ({x.dtype}); got dtype {win_length.dtype}"
             )
+        check_device("win_length", win_length, x)
         lam = broadcast_win_length(win_length, x.shape[:-1], n_bins, n_t)
         win_max = check_win_length_values(win_length, n) if check_values else float(n)
     else:

@@ -100,6 +100,12 @@ def broadcast_shapes(*shapes: tuple) -> tuple | None:
     return tuple(out)
 
 
+def check_device(name: str, value: Tensor, x: Tensor) -> None:
+    """``value`` must be on the device of ``x``."""
+    if value.device != x.device:
+        raise ValueError(f"{name} must be on the device of x ({x.device}); got {value.device}")
+
+
 def check_finite(name: str, value: Tensor) -> None:
     """Every element of ``value`` is finite (one host synchronisation on an accelerator)."""
     if not bool(torch.isfinite(value).all()):
@@ -140,8 +146,9 @@ def check_positions(positions: object, x: Tensor) -> Tensor:
         raise TypeError(
             f"positions must have the dtype of x ({x.dtype}); got dtype {positions.dtype}"
         )
+    check_device("positions", positions, x)
     batch = tuple(x.shape[:-1])
-    if broadcast_shapes(positions.shape[:-1], batch) != batch:
+    if broadcast_shapes(positions.shape[:-1], batch) is None:
         raise ValueError(
             f"positions of shape {tuple(positions.shape)} does not broadcast to "
             f"(..., T) with the batch shape of x {tuple(batch)}"
