@@ -102,3 +102,15 @@ def test_support_skipping_matches_reference_for_short_windows():
 def test_engine_rejects_unknown_value():
     with pytest.raises(ValueError, match="engine"):
         ad.dstft(torch.randn(100), 10.0, n_fft=16, engine="fast")
+
+
+def test_variants_past_the_limit_use_eager(monkeypatch):
+    """torch.compile runs the uncompiled function past its recompile limit, which here would
+    materialise (B, F, T, N) tensors: new variants past MAX_VARIANTS go to the eager path."""
+    monkeypatch.setattr(_fused, "_VARIANTS", {})
+    monkeypatch.setattr(_fused, "MAX_VARIANTS", 0)
+    x, lam, positions = _case(False)
+    assert _fused.call("forward_sums", None, x, lam) is None
+    expected = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="eager")
+    got = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled")
+    torch.testing.assert_close(got, expected)

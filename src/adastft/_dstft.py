@@ -35,7 +35,7 @@ __all__ = ["dstft", "spectrogram"]
 
 PAD_MODES = ("constant", "reflect")
 ENGINES = ("auto", "eager", "compiled")
-AUTO_COMPILE_SIZE = 2**22  # B F T N from which "auto" compiles the direct sums
+AUTO_COMPILE_SIZE = 2**18  # B F T N from which "auto" compiles the direct sums
 
 
 class _DSTFTFunction(torch.autograd.Function):
@@ -214,8 +214,8 @@ def _prepare(
     if starts is not None:
         starts = _flatten_batch(starts, 1, batch_shape, batch)
     check_choice("engine", engine, ENGINES)
-    if engine == "auto":
-        large = batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
+    if engine == "auto":  # only the direct path compiles: decide (and import dynamo) only there
+        large = lam.shape[-2] > 1 and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
         engine = "compiled" if large and _fused.available() else "eager"
     # The direct path sums only the samples that the longest window reaches.
     geom = K.Geometry(
@@ -280,7 +280,7 @@ def dstft(
         engine (str): how frequency-varying window lengths are summed: ``"eager"`` (chunked
             matrix products), ``"compiled"`` (sums fused by ``torch.compile``: no temporary of
             size ``F T N``, several times faster on large inputs, compiled once per process and
-            shape), or ``"auto"`` (default): ``"compiled"`` when ``B F T N >= 2**22`` and a
+            shape), or ``"auto"`` (default): ``"compiled"`` when ``B F T N >= 2**18`` and a
             compiler is available, else ``"eager"``. Falls back to eager, with a warning, if
             compilation fails. Results agree to rounding.
 

@@ -104,6 +104,12 @@ def frame_sums(
 
 
 _BROKEN: list[str] = []  # why compilation failed in this process, if it did
+# Variants (window, dtypes, devices, which dims are 1, flags) compiled per function. torch.compile
+# keeps at most torch._dynamo.config.recompile_limit (8) graphs per function and then runs the
+# *uncompiled* function, which here would materialise (B, F, T, N) tensors. Each variant costs at
+# most two graphs (static, then dynamic shapes), so past MAX_VARIANTS new variants use eager.
+MAX_VARIANTS = 3
+_VARIANTS: dict[str, set] = {}
 
 
 def available() -> bool:
@@ -116,14 +122,29 @@ def _compiled(name: str):
     return torch.compile(globals()[name], dynamic=None, fullgraph=True)
 
 
-def call(name: str, *args):
-    """Run the compiled version of the sum ``name``; ``None`` if compilation is not possible.
+def _variant(args: tuple) -> tuple:
+    """What makes torch.compile specialise a graph, apart from the sizes of dimensions > 1."""
+    return tuple(
+        (a.dtype, a.device, tuple(d == 1 for d in a.shape)) if isinstance(a, Tensor) else a
+        for a in args
+    )
 
-    A failure to compile (no C++ compiler, unsupported platform) is reported once with a warning
-    and the caller falls back to the eager path for the rest of the process.
+
+def call(name: str, *args):
+    """Run the compiled version of the function ``name``; ``None`` means: use the eager path.
+
+    That happens after a failure to compile (no C++ compiler, unsupported platform; reported once
+    with a warning, for the rest of the process) and for a new variant once ``MAX_VARIANTS`` are
+    compiled for ``name``.
     """
     if _BROKEN:
         return None
+    seen = _VARIANTS.setdefault(name, set())
+    variant = _variant(args)
+    if variant not in seen:
+        if len(seen) >= MAX_VARIANTS:
+            return None
+        seen.add(variant)
     try:
         return _compiled(name)(*args)
     except Exception as error:  # noqa: BLE001 - any backend failure means: use eager
