@@ -257,3 +257,13 @@ def test_float32_gradients_follow_float64():
         assert p32.grad.dtype == torch.float32
         scale = p64.grad.abs().max()
         assert (p32.grad.double() - p64.grad).abs().max() <= 1e-4 * scale
+
+
+@pytest.mark.parametrize("hop", [5, 7, N_FFT, N_FFT + 5])
+@pytest.mark.parametrize("center", [True, False])
+def test_gradcheck_integer_hops_that_do_not_divide_n_fft(hop, center):
+    """The overlap-add of the integer grid pads frames to whole hops; hops > N leave gaps."""
+    x = leaf(signal(2, 3 * N_FFT))
+    lam = leaf(uniform((1, n_frames(3 * N_FFT, N_FFT, hop, center)), 3.0, N_FFT))
+    fn = lambda x, lam: ad.dstft(x, lam, n_fft=N_FFT, hop_length=hop, center=center)  # noqa: E731
+    assert gradcheck(fn, x, lam)

@@ -74,12 +74,11 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     """Cut ``xp`` into ``T`` frames of ``N`` samples starting at ``b_n = ceil(a_n)``."""
     n, t = geom.n_fft, geom.n_frames
     batch, length = xp.shape
-    m = torch.arange(n, device=xp.device)
     if starts is None:
         # The integer grid of T = 1 + (Lp - N) // hop frames lies inside xp: a strided view.
         values = xp.unfold(-1, n, geom.hop)[:, :t]
-        u = (m - n // 2).to(xp.dtype).view(1, 1, n)
-        return Frames(values, u, None, None)
+        return Frames(values, _offsets(n, xp.dtype, xp.device).view(1, 1, n), None, None)
+    m = torch.arange(n, device=xp.device)
     # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
     xz = F.pad(xp, (n, n))
     first = torch.ceil(starts)
@@ -89,8 +88,14 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
         values = xz[:, index[0]]
     else:
         values = torch.gather(xz, 1, index.reshape(batch, t * n)).view(batch, t, n)
-    u = delta[..., None] + (m - n // 2).to(xp.dtype)
+    u = delta[..., None] + _offsets(n, xp.dtype, xp.device)
     return Frames(values, u, delta, index)
+
+
+@functools.lru_cache(maxsize=16)
+def _offsets(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``m - N/2`` for ``m`` in ``[0, N)``: the distance of each frame sample to the centre."""
+    return torch.arange(-(n // 2), n - n // 2, dtype=dtype, device=device)
 
 
 def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int) -> Tensor:
@@ -101,24 +106,18 @@ def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int
     n, t = geom.n_fft, geom.n_frames
     batch = grad_frames.shape[0]
     if frames.index is None:
+        # Integer grid: cut each frame into r blocks of one hop (the last one zero-padded);
+        # block j of frame i lands on block i + j. r additions, no index tensor.
         hop = geom.hop
-        if n % hop == 0:
-            # Each frame is n // hop blocks of one hop: block r of frame j lands on block j + r.
-            r = n // hop
-            blocks = grad_frames.view(batch, t, r, hop)
-            out = grad_frames.new_zeros(batch, t + r - 1, hop)
-            for j in range(r):
-                out[:, j : j + t] += blocks[:, :, j]
-            out = out.view(batch, -1)
-        else:
-            out = F.fold(
-                grad_frames.transpose(1, 2),
-                output_size=(1, (t - 1) * hop + n),
-                kernel_size=(1, n),
-                stride=(1, hop),
-            ).view(batch, -1)
-        out = F.pad(out, (0, max(0, length - out.shape[-1])))
-        return out[:, :length]
+        r = -(-n // hop)
+        if r * hop != n:
+            grad_frames = F.pad(grad_frames, (0, r * hop - n))
+        blocks = grad_frames.reshape(batch, t, r, hop)
+        out = grad_frames.new_zeros(batch, t + r - 1, hop)
+        for j in range(r):
+            out[:, j : j + t] += blocks[:, :, j]
+        out = out.view(batch, -1)[:, :length]
+        return F.pad(out, (0, length - out.shape[-1])) if out.shape[-1] < length else out
     xz = grad_frames.new_zeros(batch, length + 2 * n)
     flat = grad_frames.reshape(batch, t * n)
     if frames.index.shape[0] == 1:
@@ -191,8 +190,7 @@ def fft_backward(
         g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
     else:
         g = g.clone()
-    g[..., 0] *= 2
-    g[..., -1] *= 2
+    g[..., :: geom.n_bins - 1] *= 2  # bins 0 and N/2
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
     if terms is None:
         terms = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
