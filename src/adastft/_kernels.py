@@ -53,7 +53,7 @@ class Geometry:
     hop: int | None  # integer-grid hop when ``starts`` is None
     max_working_memory: int
     engine: str = "eager"  # direct path: "eager" (chunked matmuls) or "compiled" (fused sums)
-    support: tuple[int, int] | None = None  # direct path: the samples m in [lo, hi) it sums
+    support: tuple[int, int] | None = None  # the samples m in [lo, hi) of a frame that count
 
     @property
     def n_bins(self) -> int:
@@ -62,34 +62,40 @@ class Geometry:
 
 @dataclass
 class Frames:
-    """The frames ``x[b_n + m]`` and their fractional geometry."""
+    """The samples ``x[b_n + m]``, ``m`` in the support ``[lo, hi)``, and their geometry."""
 
-    values: Tensor  # (B, T, N) real
-    u: Tensor  # (Bs or 1, T or 1, N): distance of each sample to its frame centre
+    values: Tensor  # (B, T, S) real, S = hi - lo
+    u: Tensor  # (Bs or 1, T or 1, S): distance of each sample to its frame centre
     delta: Tensor | None  # (Bs, T) in [0, 1), None on the integer grid
-    index: Tensor | None  # (Bs, T, N) long indices into the zero-extended signal
+    index: Tensor | None  # (Bs, T, S) long indices into the zero-extended signal
+    offset: int = 0  # lo: the first sample of the support within the N-sample frame
 
 
 def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
-    """Cut ``xp`` into ``T`` frames of ``N`` samples starting at ``b_n = ceil(a_n)``."""
+    """Cut ``xp`` into ``T`` frames starting at ``b_n = ceil(a_n)``, keeping the support only.
+
+    Samples ``m`` outside ``geom.support`` are outside every window: they are never read, and
+    each kernel works on ``S = hi - lo`` samples per frame instead of ``N``.
+    """
     n, t = geom.n_fft, geom.n_frames
+    lo, hi = geom.support or (0, n)
     batch, length = xp.shape
+    offsets = _offsets(n, xp.dtype, xp.device)[lo:hi]
     if starts is None:
         # The integer grid of T = 1 + (Lp - N) // hop frames lies inside xp: a strided view.
-        values = xp.unfold(-1, n, geom.hop)[:, :t]
-        return Frames(values, _offsets(n, xp.dtype, xp.device).view(1, 1, n), None, None)
-    m = torch.arange(n, device=xp.device)
-    # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
-    xz = F.pad(xp, (n, n))
+        values = xp.unfold(-1, n, geom.hop)[:, :t, lo:hi]
+        return Frames(values, offsets.view(1, 1, -1), None, None, lo)
     first = torch.ceil(starts)
     delta = first - starts
+    m = torch.arange(lo, hi, device=xp.device)
+    # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
+    xz = F.pad(xp, (n, n))
     index = (first.clamp(-n, length).long() + n)[..., None] + m
     if index.shape[0] == 1:
         values = xz[:, index[0]]
     else:
-        values = torch.gather(xz, 1, index.reshape(batch, t * n)).view(batch, t, n)
-    u = delta[..., None] + _offsets(n, xp.dtype, xp.device)
-    return Frames(values, u, delta, index)
+        values = torch.gather(xz, 1, index.reshape(batch, -1)).view(batch, t, hi - lo)
+    return Frames(values, delta[..., None] + offsets, delta, index, lo)
 
 
 @functools.lru_cache(maxsize=16)
@@ -101,30 +107,52 @@ def _offsets(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int) -> Tensor:
     """Adjoint of :func:`make_frames`: add every frame sample back where it was read.
 
-    Shape: ``(B, T, N) -> (B, Lp)``.
+    Shape: ``(B, T, S) -> (B, Lp)``.
     """
     n, t = geom.n_fft, geom.n_frames
-    batch = grad_frames.shape[0]
+    batch, _, size = grad_frames.shape
     if frames.index is None:
         # Integer grid: cut each frame into r blocks of one hop (the last one zero-padded);
         # block j of frame i lands on block i + j. r additions, no index tensor.
         hop = geom.hop
-        r = -(-n // hop)
-        if r * hop != n:
-            grad_frames = F.pad(grad_frames, (0, r * hop - n))
+        r = -(-size // hop)
+        if r * hop != size:
+            grad_frames = F.pad(grad_frames, (0, r * hop - size))
         blocks = grad_frames.reshape(batch, t, r, hop)
         out = grad_frames.new_zeros(batch, t + r - 1, hop)
         for j in range(r):
             out[:, j : j + t] += blocks[:, :, j]
-        out = out.view(batch, -1)[:, :length]
-        return F.pad(out, (0, length - out.shape[-1])) if out.shape[-1] < length else out
+        out = out.view(batch, -1)
+        # Frame n's support starts at n * hop + lo.
+        return F.pad(out, (frames.offset, length - frames.offset - out.shape[-1]))
     xz = grad_frames.new_zeros(batch, length + 2 * n)
-    flat = grad_frames.reshape(batch, t * n)
+    flat = grad_frames.reshape(batch, -1)
     if frames.index.shape[0] == 1:
         xz.index_add_(1, frames.index.reshape(-1), flat)
     else:
-        xz.scatter_add_(1, frames.index.reshape(batch, t * n), flat)
+        xz.scatter_add_(1, frames.index.reshape(batch, -1), flat)
     return xz[:, n : n + length]
+
+
+def frame_phase(frames: Frames, geom: Geometry, dtype: torch.dtype) -> Tensor | None:
+    """``exp(-2 pi i k (delta_n + lo) / N)``: the phase of frame ``n`` relative to its support.
+
+    Shape ``(Bs or 1, F, T or 1)``; ``None`` when it is 1 (integer grid, full support).
+    """
+    if frames.delta is None and frames.offset == 0:
+        return None
+    shift = _shift(geom.n_fft, frames.offset, dtype, frames.values.device)
+    if frames.delta is None:
+        return shift
+    return phase(frames.delta, geom.n_fft, dtype) * shift
+
+
+@functools.lru_cache(maxsize=16)
+def _shift(n: int, lo: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``exp(-2 pi i k lo / N)``, ``(1, F, 1)``, with ``k lo`` reduced modulo ``N`` exactly."""
+    k = torch.arange(n // 2 + 1, device=device)
+    angle = (-2 * math.pi / n) * ((k * lo) % n).to(torch.float64)
+    return torch.polar(torch.ones_like(angle), angle).to(dtype).view(1, -1, 1)
 
 
 def phase(delta: Tensor, n_fft: int, dtype: torch.dtype) -> Tensor:
@@ -147,21 +175,24 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 
 def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
-    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, N)`` (and the two derivatives)."""
+    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
     return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
 
 
 def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
     """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex.
 
+    The windowed support is transformed zero-padded to ``N`` samples, so it sits at ``0``
+    instead of ``lo``: the phase ``P`` of :func:`frame_phase` moves it back (and adds the
+    fractional offset ``delta_n``).
+
     Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
     (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
     """
     terms = fft_window(lam, frames, geom, derivatives)
-    spec = torch.fft.rfft(frames.values * terms[0], dim=-1).transpose(1, 2)
-    if frames.delta is not None:
-        spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
-    return spec, terms
+    spec = torch.fft.rfft(frames.values * terms[0], n=geom.n_fft, dim=-1).transpose(1, 2)
+    shift = frame_phase(frames, geom, spec.dtype)
+    return (spec if shift is None else spec * shift), terms
 
 
 def fft_backward(
@@ -181,17 +212,16 @@ def fft_backward(
     gives ``2 g_y`` in one inverse transform; the factor 1/2 goes into the window.
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
-    Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
+    Returns ``grad_frames`` ``(B, T, S)`` and ``grad_lam``, ``grad_starts`` reduced to the
     shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
     """
     need_x, need_lam, need_starts = needs
     g = grad.transpose(1, 2)  # (B, T, F)
-    if frames.delta is not None:
-        g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
-    else:
-        g = g.clone()
+    shift = frame_phase(frames, geom, grad.dtype)
+    g = g.clone() if shift is None else g * shift.conj().transpose(1, 2)
     g[..., :: geom.n_bins - 1] *= 2  # bins 0 and N/2
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
+    g_y2 = g_y2[..., : frames.values.shape[-1]]  # the support
     if terms is None:
         terms = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
     w, dw_dlam, dw_du = terms
@@ -300,17 +330,8 @@ def support(n_fft: int, win_max: float) -> tuple[int, int]:
     return max(0, n_fft // 2 - h - 1), min(n_fft, n_fft // 2 + h + 1)
 
 
-def _restrict(frames: Frames, geom: Geometry) -> Frames:
-    """The frames cut to the support ``[lo, hi)`` of the direct path."""
-    lo, hi = geom.support or (0, geom.n_fft)
-    if (lo, hi) == (0, geom.n_fft):
-        return frames
-    return Frames(frames.values[..., lo:hi], frames.u[..., lo:hi], frames.delta, None)
-
-
 def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     """``S[k, n] = P * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)``, ``(B, F, T)``."""
-    frames = _restrict(frames, geom)
     if _use_fused_sums(frames, lam, geom):
         spec = _fused_forward(frames, lam, geom)
         if spec is not None:
@@ -337,20 +358,15 @@ def direct_backward(
     ``K_lam`` built from ``dw_lam/dlam`` (Eq. 9), and the window part of ``grad_starts`` from
     ``-dw_lam/du`` (Eq. 14).
     """
-    lo, hi = geom.support or (0, geom.n_fft)
-    grads = _direct_backward(grad, spec, _restrict(frames, geom), lam, geom, needs)
-    if grads[0] is not None and (lo, hi) != (0, geom.n_fft):
-        grads = (F.pad(grads[0], (lo, geom.n_fft - hi)), *grads[1:])
-    return grads
-
-
-def _direct_backward(
-    grad: Tensor, spec: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple
-):
     if _use_fused_sums(frames, lam, geom):
         grads = _fused_backward(grad, spec, frames, lam, geom, needs)
         if grads is not None:
             return grads
+    return _direct_backward(grad, frames, lam, geom, needs)
+
+
+def _direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, needs: tuple):
+    """The eager (chunked matrix products) backward of the direct path."""
     need_x, need_lam, need_starts = needs
     values = frames.values
     b, t, _ = values.shape
