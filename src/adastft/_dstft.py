@@ -217,10 +217,9 @@ def _prepare(
     if engine == "auto":  # only the direct path compiles: decide (and import dynamo) only there
         large = lam.shape[-2] > 1 and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
         engine = "compiled" if large and _fused.available() else "eager"
-    # The direct path sums only the samples that the longest window reaches.
-    geom = K.Geometry(
-        n, n_t, window, normalization, hop, int(max_working_memory), engine, K.support(n, win_max)
-    )
+    # The direct path sums only the frame samples that the longest window reaches.
+    support = K.support(n, win_max) if lam.shape[-2] > 1 else None
+    geom = K.Geometry(n, n_t, window, normalization, hop, int(max_working_memory), engine, support)
     return xb, lam, starts, geom, batch_shape
 
 

@@ -53,7 +53,7 @@ class Geometry:
     hop: int | None  # integer-grid hop when ``starts`` is None
     max_working_memory: int
     engine: str = "eager"  # direct path: "eager" (chunked matmuls) or "compiled" (fused sums)
-    support: tuple[int, int] | None = None  # the samples m in [lo, hi) of a frame that count
+    support: tuple[int, int] | None = None  # direct path: the frame samples m in [lo, hi) used
 
     @property
     def n_bins(self) -> int:
@@ -134,27 +134,6 @@ def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int
     return xz[:, n : n + length]
 
 
-def frame_phase(frames: Frames, geom: Geometry, dtype: torch.dtype) -> Tensor | None:
-    """``exp(-2 pi i k (delta_n + lo) / N)``: the phase of frame ``n`` relative to its support.
-
-    Shape ``(Bs or 1, F, T or 1)``; ``None`` when it is 1 (integer grid, full support).
-    """
-    if frames.delta is None and frames.offset == 0:
-        return None
-    shift = _shift(geom.n_fft, frames.offset, dtype, frames.values.device)
-    if frames.delta is None:
-        return shift
-    return phase(frames.delta, geom.n_fft, dtype) * shift
-
-
-@functools.lru_cache(maxsize=16)
-def _shift(n: int, lo: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``exp(-2 pi i k lo / N)``, ``(1, F, 1)``, with ``k lo`` reduced modulo ``N`` exactly."""
-    k = torch.arange(n // 2 + 1, device=device)
-    angle = (-2 * math.pi / n) * ((k * lo) % n).to(torch.float64)
-    return torch.polar(torch.ones_like(angle), angle).to(dtype).view(1, -1, 1)
-
-
 def phase(delta: Tensor, n_fft: int, dtype: torch.dtype) -> Tensor:
     """``exp(-2 pi i k delta_n / N)``, shape ``(Bs, F, T)``."""
     k = torch.arange(n_fft // 2 + 1, device=delta.device, dtype=delta.dtype)
@@ -175,24 +154,24 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 
 def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
-    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
+    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, N)`` (and the two derivatives)."""
     return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
 
 
 def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
     """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex.
 
-    The windowed support is transformed zero-padded to ``N`` samples, so it sits at ``0``
-    instead of ``lo``: the phase ``P`` of :func:`frame_phase` moves it back (and adds the
-    fractional offset ``delta_n``).
+    The frames are whole (``geom.support`` is ``(0, N)`` on this path: cutting them to the
+    window's support saves little next to the phase shift it would need).
 
     Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
     (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
     """
     terms = fft_window(lam, frames, geom, derivatives)
-    spec = torch.fft.rfft(frames.values * terms[0], n=geom.n_fft, dim=-1).transpose(1, 2)
-    shift = frame_phase(frames, geom, spec.dtype)
-    return (spec if shift is None else spec * shift), terms
+    spec = torch.fft.rfft(frames.values * terms[0], dim=-1).transpose(1, 2)
+    if frames.delta is not None:
+        spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
+    return spec, terms
 
 
 def fft_backward(
@@ -212,16 +191,17 @@ def fft_backward(
     gives ``2 g_y`` in one inverse transform; the factor 1/2 goes into the window.
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
-    Returns ``grad_frames`` ``(B, T, S)`` and ``grad_lam``, ``grad_starts`` reduced to the
+    Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
     shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
     """
     need_x, need_lam, need_starts = needs
     g = grad.transpose(1, 2)  # (B, T, F)
-    shift = frame_phase(frames, geom, grad.dtype)
-    g = g.clone() if shift is None else g * shift.conj().transpose(1, 2)
+    if frames.delta is not None:
+        g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
+    else:
+        g = g.clone()
     g[..., :: geom.n_bins - 1] *= 2  # bins 0 and N/2
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
-    g_y2 = g_y2[..., : frames.values.shape[-1]]  # the support
     if terms is None:
         terms = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
     w, dw_dlam, dw_du = terms
