@@ -274,7 +274,7 @@ def dstft(
         pad_mode (str): ``"constant"`` (zeros) or ``"reflect"``, used when ``center``.
         normalization (str or None): ``"amplitude"`` (default), ``"energy"`` or ``None``.
         max_working_memory (int, optional): bytes of the working set of the direct sum used
-            for frequency-varying window lengths (default 64 MiB); no ``(B, F, T, N)`` tensor is
+            for frequency-varying window lengths (default 4 MiB); no ``(B, F, T, N)`` tensor is
             ever made.
         engine (str): how frequency-varying window lengths are summed: ``"eager"`` (chunked
             matrix products), ``"compiled"`` (sums fused by ``torch.compile``: no temporary of

@@ -37,7 +37,8 @@ from torch import Tensor
 from . import _fused
 from .windows import Window
 
-DEFAULT_WORKING_MEMORY = 64 * 2**20  # bytes of the direct path's per-chunk working set
+DEFAULT_WORKING_MEMORY = 4 * 2**20  # bytes per chunk of the eager direct path (cache-sized:
+# larger chunks measured slower, from page faults and cache misses)
 _DIRECT_TEMPORARIES = 12  # (Bk, Tk, fc, N)-sized tensors alive at once in the direct backward
 FUSED_MAX_BATCH = 4  # from this batch size, a shared kernel is built once and used by matmuls
 
