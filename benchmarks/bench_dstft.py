@@ -22,7 +22,6 @@ import json
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import peak_memory
 import torch
 import torch.utils.benchmark as tbench
 
@@ -464,35 +464,6 @@ def ratios(row: dict) -> dict:
 # Peak memory (each measurement in a fresh interpreter)
 
 
-def _proc_status_kib(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            match = re.search(rf"^{key}:\s+(\d+)\s+kB", fh.read(), re.MULTILINE)
-        return int(match.group(1)) if match else None
-    except OSError:
-        return None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) of this process (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _malloc_trim() -> None:
-    """Give the C heap's free memory back to the OS (glibc), so that RSS is memory in use."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def memory_child(
     system: str, mode: str, batch: int, length: int, n_fft: int, hop: int, win_init: float | None
 ) -> dict:
@@ -509,16 +480,13 @@ def memory_child(
     t0 = time.perf_counter()
     step()
     first = time.perf_counter() - t0
-    gc.collect()
-    _malloc_trim()
-    reset = _reset_peak_rss()
-    base_rss = _proc_status_kib("VmRSS")
+    reset, base_rss = peak_memory.baseline()
     base_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     t0 = time.perf_counter()
     step()
     elapsed = time.perf_counter() - t0
     if reset and base_rss is not None:
-        peak = _proc_status_kib("VmHWM")
+        peak = peak_memory.proc_status_kib("VmHWM")
         method = "VmHWM after reset via /proc/self/clear_refs, minus VmRSS at baseline"
         increase = peak - base_rss
         base = base_rss

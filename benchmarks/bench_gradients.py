@@ -3,7 +3,8 @@ operations (``adastft._reference.dstft_autograd``): time and peak memory of one 
 backward step, and the agreement of the gradients.
 
 Each measurement runs in a fresh subprocess; peak memory is the increase of the peak resident
-set size (``ru_maxrss``) over its value after the inputs were made and one small warm-up step.
+set size during the second step over the resident set before it (``peak_memory.py``: the
+kernel's high-water mark reset through ``/proc/self/clear_refs``).
 
 Run: ``python benchmarks/bench_gradients.py [--quick] [--out FILE.json] [--markdown FILE.md]``
 """
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
+import peak_memory
 import torch
 from torch.utils.benchmark import Timer
 
@@ -65,11 +66,12 @@ def child(system: str, mode: str, case: tuple) -> dict:
     batch, length, n_fft, hop = case
     x, lam, positions = make_inputs(mode, batch, length, n_fft, hop)
     fn = SYSTEMS[system]
-    small = make_inputs(mode, 1, 4 * 64, 64, 16)
-    step(fn, *small, 64)  # imports and first-call costs, outside the memory figure
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step(fn, x, lam, positions, n_fft)  # first-call costs, outside the memory figure
+    reset, base = peak_memory.baseline()
+    if not (reset and base is not None):
+        raise RuntimeError("cannot reset the peak-RSS mark (/proc/self/clear_refs)")
     step(fn, x, lam, positions, n_fft)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak_memory.proc_status_kib("VmHWM")
     timer = Timer(
         "step(fn, x, lam, p, n)", globals=dict(step=step, fn=fn, x=x, lam=lam, p=positions, n=n_fft)
     )

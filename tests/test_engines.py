@@ -104,13 +104,14 @@ def test_engine_rejects_unknown_value():
         ad.dstft(torch.randn(100), 10.0, n_fft=16, engine="fast")
 
 
-def test_variants_past_the_limit_use_eager(monkeypatch):
-    """torch.compile runs the uncompiled function past its recompile limit, which here would
-    materialise (B, F, T, N) tensors: new variants past MAX_VARIANTS go to the eager path."""
-    monkeypatch.setattr(_fused, "_VARIANTS", {})
-    monkeypatch.setattr(_fused, "MAX_VARIANTS", 0)
+def test_fused_sums_never_run_uncompiled(monkeypatch):
+    """Past its recompile limit torch.compile runs the plain function, which here would
+    materialise (B, F, T, N) tensors: the sums refuse, and the eager path is used instead."""
+    monkeypatch.setattr(_fused, "_compiled", lambda name: getattr(_fused, name))
+    monkeypatch.setattr(_fused, "_BROKEN", [])
     x, lam, positions = _case(False)
-    assert _fused.call("forward_sums", None, x, lam) is None
+    assert _fused.call("forward_sums", None, x, lam, None, None, None) is None
     expected = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="eager")
     got = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled")
     torch.testing.assert_close(got, expected)
+    assert not _fused._BROKEN

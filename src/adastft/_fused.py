@@ -42,6 +42,7 @@ def _window_terms(window: Window, lam: Tensor, u: Tensor, derivative: bool):
 
 def forward_sums(window: Window, values: Tensor, lam: Tensor, u: Tensor, cos: Tensor, sin: Tensor):
     """``(Re A, Im A)``, each ``(B, F, T)``."""
+    _compiled_only()
     _, w, _ = _window_terms(window, lam, u, derivative=False)
     xw = values[:, None] * w
     return (xw * cos[:, None, :]).sum(-1), -(xw * sin[:, None, :]).sum(-1)
@@ -62,6 +63,7 @@ def parameter_sums(
     ``Re(conj(g) sum_m x f E) = g_re sum_m x f cos - g_im sum_m x f sin`` for ``f = w'(v) v``
     (``D1``) and ``f = w'(v)`` (``D2``): four plain sums over ``m``, combined per ``(k, n)``.
     """
+    _compiled_only()
     v, _, dw = _window_terms(window, lam, u, derivative=True)
     xdw = values[:, None] * dw
     xc = xdw * cos[:, None, :]
@@ -98,18 +100,28 @@ def frame_sums(
     window: Window, lam: Tensor, u: Tensor, cos: Tensor, sin: Tensor, gc_re: Tensor, gc_im: Tensor
 ):
     """``gx[b, n, m] = sum_k w(v) (gc_re cos - gc_im sin)``, ``(B, T, N)``; ``gc = c g``."""
+    _compiled_only()
     _, w, _ = _window_terms(window, lam, u, derivative=False)
     proj = gc_re[..., None] * cos[:, None, :] - gc_im[..., None] * sin[:, None, :]
     return (w * proj).sum(1)
 
 
 _BROKEN: list[str] = []  # why compilation failed in this process, if it did
-# Variants (window, dtypes, devices, which dims are 1, flags) compiled per function. torch.compile
-# keeps at most torch._dynamo.config.recompile_limit (8) graphs per function and then runs the
-# *uncompiled* function, which here would materialise (B, F, T, N) tensors. Each variant costs at
-# most two graphs (static, then dynamic shapes), so past MAX_VARIANTS new variants use eager.
-MAX_VARIANTS = 3
-_VARIANTS: dict[str, set] = {}
+
+
+class _NotCompiled(RuntimeError):
+    """A fused sum was about to run uncompiled (and so materialise ``(B, F, T, N)`` tensors)."""
+
+
+def _compiled_only() -> None:
+    """Refuse to run the fused sums eagerly.
+
+    torch.compile runs a function uncompiled once it reaches its recompile limit
+    (``torch._dynamo.config.recompile_limit``); the sums here would then build every
+    ``(B, F, T, N)`` intermediate. Under compilation this check is a constant and vanishes.
+    """
+    if not torch.compiler.is_compiling():
+        raise _NotCompiled
 
 
 def available() -> bool:
@@ -122,31 +134,19 @@ def _compiled(name: str):
     return torch.compile(globals()[name], dynamic=None, fullgraph=True)
 
 
-def _variant(args: tuple) -> tuple:
-    """What makes torch.compile specialise a graph, apart from the sizes of dimensions > 1."""
-    return tuple(
-        (a.dtype, a.device, tuple(d == 1 for d in a.shape)) if isinstance(a, Tensor) else a
-        for a in args
-    )
-
-
 def call(name: str, *args):
     """Run the compiled version of the function ``name``; ``None`` means: use the eager path.
 
     That happens after a failure to compile (no C++ compiler, unsupported platform; reported once
-    with a warning, for the rest of the process) and for a new variant once ``MAX_VARIANTS`` are
-    compiled for ``name``.
+    with a warning, for the rest of the process) and when torch.compile would run a fused sum
+    uncompiled (past its recompile limit).
     """
     if _BROKEN:
         return None
-    seen = _VARIANTS.setdefault(name, set())
-    variant = _variant(args)
-    if variant not in seen:
-        if len(seen) >= MAX_VARIANTS:
-            return None
-        seen.add(variant)
     try:
         return _compiled(name)(*args)
+    except _NotCompiled:
+        return None
     except Exception as error:  # noqa: BLE001 - any backend failure means: use eager
         _BROKEN.append(f"{type(error).__name__}: {error}")
         warnings.warn(
