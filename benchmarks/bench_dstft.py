@@ -330,6 +330,24 @@ def run_child(flag: str, spec: list, env: dict | None = None) -> dict:
     return {"error": f"exit {proc.returncode}: {tail[0]}"}
 
 
+def new_row(
+    mode: str, batch: int, length: int, n_fft: int, hop: int, win_init, missing: str | None
+) -> dict:
+    """The description of one case, with an empty ``results`` to fill per system."""
+    return {
+        "mode": mode,
+        "B": batch,
+        "L": length,
+        "N": n_fft,
+        "hop": hop,
+        "F": n_fft // 2 + 1,
+        "T": n_frames(length, hop),
+        "win_init": win_init,
+        "results": {},
+        "adastft_engine": None if missing else our_engine(mode, batch, length, n_fft, hop),
+    }
+
+
 def run_timing(
     cases: dict,
     min_run_time: float,
@@ -346,18 +364,7 @@ def run_timing(
         for case in cases[mode]:
             batch, length, n_fft, hop = case[:4]
             win_init = case[4] if mode == "time-frequency" else ft_win_init(n_fft)
-            row = {
-                "mode": mode,
-                "B": batch,
-                "L": length,
-                "N": n_fft,
-                "hop": hop,
-                "F": n_fft // 2 + 1,
-                "T": n_frames(length, hop),
-                "win_init": win_init,
-                "results": {},
-            }
-            row["adastft_engine"] = None if missing else our_engine(mode, batch, length, n_fft, hop)
+            row = new_row(mode, batch, length, n_fft, hop, win_init, missing)
             for system in systems:
                 if system.startswith("adastft") and missing:
                     row["results"][system] = {"error": missing}
@@ -512,18 +519,7 @@ def run_memory(cases: dict, log, cold_cache: bool = True) -> list[dict]:
     rows = []
     for batch, length, n_fft, hop, win_init in cases["memory"]:
         mode = "time-frequency"
-        row = {
-            "mode": mode,
-            "B": batch,
-            "L": length,
-            "N": n_fft,
-            "hop": hop,
-            "F": n_fft // 2 + 1,
-            "T": n_frames(length, hop),
-            "win_init": win_init,
-            "results": {},
-        }
-        row["adastft_engine"] = None if missing else our_engine(mode, batch, length, n_fft, hop)
+        row = new_row(mode, batch, length, n_fft, hop, win_init, missing)
         for system in tf_systems(missing):
             if system.startswith("adastft") and missing:
                 row["results"][system] = {"error": missing}
