@@ -115,3 +115,23 @@ def test_fused_sums_never_run_uncompiled(monkeypatch):
     got = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled")
     torch.testing.assert_close(got, expected)
     assert not _fused._BROKEN
+
+
+@pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
+def test_compiled_engine_runs_compiled_code(monkeypatch):
+    """The compiled engine must not quietly fall back to eager: every fused call returns."""
+    results = []
+    call = _fused.call
+
+    def spy(name, *args):
+        out = call(name, *args)
+        results.append((name, out is not None))
+        return out
+
+    monkeypatch.setattr(_fused, "call", spy)
+    x, lam, positions = _case(False)
+    lam.requires_grad_()
+    ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled").abs().sum().backward()
+    names = {name for name, _ in results}
+    assert names == {"forward_sums", "parameter_sums"}, results  # x needs no gradient
+    assert all(ok for _, ok in results), results
