@@ -14,8 +14,10 @@ SPEC.md's sum becomes, with ``u = m + delta_n - N/2`` (distance to the centre)::
     S[k, n] = exp(-2 pi i k delta_n / N) * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)
 
 When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed frame (the FFT
-path, O(T N log N)); otherwise it is evaluated directly (paper Sec. V-B, O(F T N)) in chunks of
-frequency bins so that no ``(B, F, T, N)`` tensor ever exists.
+path, O(T N log N)); otherwise it is evaluated directly (paper Sec. V-B), over the ``S <= N``
+samples that the longest window reaches (:func:`support`): in chunks of frequency bins with
+matrix products (engine "eager") or as sums fused by ``torch.compile`` (engine "compiled",
+:mod:`adastft._fused`). No ``(B, F, T, N)`` tensor ever exists.
 
 Gradients (paper Sec. IV, Eqs. 9-24) are the inner products of the incoming gradient ``G`` with
 DSTFTs whose window is ``d w_lam / d lam`` or ``-d w_lam / d u`` (plus, for positions, the phase
