@@ -15,38 +15,16 @@ from torch import Tensor
 
 from . import _kernels as K
 from ._dstft import _prepare
-from .windows import Window
 
 
-def dstft_autograd(
-    x: Tensor,
-    win_length: float | Tensor,
-    *,
-    n_fft: int,
-    hop_length: float | Tensor | None = None,
-    positions: Tensor | None = None,
-    window: str | Window = "hann",
-    center: bool = True,
-    pad_mode: str = "constant",
-    normalization: str | None = "amplitude",
-) -> Tensor:
-    """:func:`adastft.dstft` through plain autograd operations; same arguments and result."""
-    xp, lam, starts, geom, batch_shape = _prepare(
-        x,
-        win_length,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        positions=positions,
-        window=window,
-        center=center,
-        pad_mode=pad_mode,
-        normalization=normalization,
-        max_working_memory=None,
-    )
+def dstft_autograd(x: Tensor, win_length: float | Tensor, **options) -> Tensor:
+    """:func:`adastft.dstft` through plain autograd operations: same arguments and result."""
+    xp, lam, starts, geom, batch_shape = _prepare(x, win_length, **options)
     frames = K.make_frames(xp, starts, geom)
     w, _, _ = geom.window.contracted(lam[..., None], frames.u[:, None], geom.normalization)
     k = torch.arange(geom.n_bins, dtype=xp.dtype, device=xp.device)[:, None, None]
-    angle = (-2 * math.pi / n_fft) * k * (frames.u + n_fft // 2)[:, None]  # u + N/2 = m + delta
+    m_delta = frames.u + geom.n_fft // 2  # m + delta_n
+    angle = (-2 * math.pi / geom.n_fft) * k * m_delta[:, None]
     kernel = torch.polar(w, angle.expand(torch.broadcast_shapes(angle.shape, w.shape)))
     spec = (frames.values[:, None] * kernel).sum(-1)
     return spec.reshape(*batch_shape, geom.n_bins, geom.n_frames)
