@@ -135,3 +135,26 @@ def test_compiled_engine_runs_compiled_code(monkeypatch):
     names = {name for name, _ in results}
     assert names == {"forward_sums", "parameter_sums"}, results  # x needs no gradient
     assert all(ok for _, ok in results), results
+
+
+@pytest.mark.parametrize("grid", ["integer hop", "fractional positions"])
+def test_gradcheck_direct_path_on_a_cut_support(grid):
+    """Windows far shorter than n_fft: frames are cut to the support, and the gradient with
+    respect to x adds them back at the right offset."""
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 90, dtype=torch.float64, generator=gen).requires_grad_()
+    kw = (
+        {"hop_length": 9}
+        if grid == "integer hop"
+        else {"positions": torch.linspace(-3.3, 93.7, 11, dtype=torch.float64).requires_grad_()}
+    )
+    n_t = 11
+    lam = 2.0 + 5.0 * torch.rand(N_FFT // 2 + 1, n_t, dtype=torch.float64, generator=gen)
+    lam.requires_grad_()
+    inputs = (x, lam, *kw.values()) if grid != "integer hop" else (x, lam)
+
+    def fn(x, lam, *positions):
+        options = {"positions": positions[0]} if positions else {"hop_length": 9}
+        return torch.view_as_real(ad.dstft(x, lam, n_fft=N_FFT, engine="eager", **options))
+
+    assert torch.autograd.gradcheck(fn, inputs, fast_mode=True)
