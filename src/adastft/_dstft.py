@@ -109,7 +109,6 @@ def _prepare(
     normalization="amplitude",
     max_working_memory=None,
     engine="auto",
-    check_values=True,
 ):
     """Validate the arguments and bring them to the kernels' canonical shapes.
 
@@ -188,7 +187,7 @@ def _prepare(
             )
         check_device("win_length", win_length, x)
         lam = broadcast_win_length(win_length, x.shape[:-1], n_bins, n_t)
-        win_max = check_win_length_values(win_length, n) if check_values else float(n)
+        win_max = check_win_length_values(win_length, n)
     else:
         check_scalar(
             "win_length",
