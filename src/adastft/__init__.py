@@ -4,21 +4,40 @@ The differentiable short-time Fourier transform (DSTFT) of Leiber, Marnissi, Bar
 El Badaoui, "Learnable Adaptive Time-Frequency Representation via Differentiable Short-Time
 Fourier Transform": an STFT whose window lengths and frame positions are real-valued and
 differentiable, so that they can be learnt by gradient descent.
+
+Functions: :func:`dstft`, :func:`spectrogram`. Layers: :class:`DSTFT`, :class:`Spectrogram`,
+:class:`MelSpectrogram`. Pictures: :mod:`adastft.plot` (imported on first use; needs
+matplotlib).
 """
 
-from . import signals, windows
+from . import mel, signals, windows
 from ._dstft import dstft, spectrogram
+from .layers import DSTFT, FrozenDSTFT
 from .positions import fixed_overlap_positions, n_frames, positions_from_hops
+from .transforms import MelSpectrogram, Spectrogram
 from .windows import Window
 
 __all__ = [
     "dstft",
     "spectrogram",
+    "DSTFT",
+    "FrozenDSTFT",
+    "Spectrogram",
+    "MelSpectrogram",
     "positions_from_hops",
     "fixed_overlap_positions",
     "n_frames",
     "Window",
     "windows",
+    "mel",
     "signals",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "plot":  # matplotlib is optional: import the module only when it is used
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

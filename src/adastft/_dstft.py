@@ -137,10 +137,8 @@ def _prepare(
             f"x must have at least n_fft (={n}) samples with center=False; got L={length}"
         )
 
-    # Frame positions: an integer grid, or real starts a_n = t_n - N/2 in samples of xp.
-    offset = 0.0 if center else -n / 2  # a_n = t_n + pad - N/2 with pad = N/2 if center
+    # Frame positions: the integer grid (hop), or real centres t_n.
     hop = None
-    starts = None
     if positions is not None:
         if hop_length is not None:
             raise ValueError(
@@ -148,7 +146,6 @@ def _prepare(
             )
         positions = check_positions(positions, x)
         n_t = positions.shape[-1]
-        starts = positions + offset
     else:
         if hop_length is None:
             hop_length = n // 4
@@ -169,13 +166,7 @@ def _prepare(
         ):
             hop = int(hop_length)
         else:
-            frame = torch.arange(n_t, dtype=x.dtype, device=x.device)
-            t0 = 0.0 if center else n / 2
-            starts = (
-                t0 + offset + frame * hop_length.to(x.dtype)
-                if isinstance(hop_length, Tensor)
-                else t0 + offset + frame * float(hop_length)
-            )[None]
+            positions = grid_positions(hop_length, n_t, n_fft=n, center=center, like=x)
     n_bins = n // 2 + 1
 
     # Window lengths: a (..., Fl, Tl) tensor of x's dtype.
@@ -199,26 +190,86 @@ def _prepare(
         )
         lam = torch.full((1, 1), float(win_length), dtype=x.dtype, device=x.device)
         win_max = float(win_length)
+    check_choice("engine", engine, ENGINES)
+    return _canonical(
+        x,
+        lam,
+        positions,
+        n_fft=n,
+        n_frames=n_t,
+        hop=hop,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalization=normalization,
+        win_max=win_max,
+        max_working_memory=int(max_working_memory),
+        engine=engine,
+    )
 
-    # One batch shape for the signal, the window lengths and the positions.
+
+def grid_positions(hop_length, n_t: int, *, n_fft: int, center: bool, like: Tensor) -> Tensor:
+    """Centres ``t_n = t_0 + n H`` of the constant-hop grid (``t_0 = 0``, or ``N/2`` uncentred).
+
+    ``hop_length`` is a number or a 0-dim tensor (then the positions are differentiable in it).
+    Shape: ``(T,)``.
+    """
+    frame = torch.arange(n_t, dtype=like.dtype, device=like.device)
+    t0 = 0.0 if center else n_fft / 2
+    if isinstance(hop_length, Tensor):
+        return t0 + frame * hop_length.to(like.dtype)
+    return t0 + frame * float(hop_length)
+
+
+def _canonical(
+    x: Tensor,
+    lam: Tensor,
+    positions: Tensor | None,
+    *,
+    n_fft: int,
+    n_frames: int,
+    hop: int | None,
+    window: Window,
+    center: bool,
+    pad_mode: str,
+    normalization: str | None,
+    win_max: float,
+    max_working_memory: int = K.DEFAULT_WORKING_MEMORY,
+    engine: str = "auto",
+):
+    """Bring checked arguments to the kernels' canonical shapes (no checks, no host sync).
+
+    ``lam`` is ``(..., Fl, Tl)`` with every value in ``(0, win_max]``, ``win_max <= n_fft``;
+    ``positions`` ``(..., T)`` real frame centres, or ``None`` for the integer grid of ``hop``.
+    Returns ``(xp, lam, starts, geom, batch_shape)``.
+    """
+    n, n_t = n_fft, n_frames
+    n_bins = n // 2 + 1
+    length = x.shape[-1]
     shapes = [x.shape[:-1], lam.shape[:-2]]
-    if starts is not None:
-        shapes.append(starts.shape[:-1] if positions is not None else ())
+    if positions is not None:
+        shapes.append(positions.shape[:-1])
     batch_shape = torch.Size(broadcast_shapes(*shapes))
     batch = batch_shape.numel()
     xb = x.expand(*batch_shape, length).reshape(batch, length)
     if center:
         xb = F.pad(xb[:, None], (n // 2, n // 2), mode=pad_mode)[:, 0]
     lam = _flatten_batch(lam, 2, batch_shape, batch)
-    if starts is not None:
-        starts = _flatten_batch(starts, 1, batch_shape, batch)
-    check_choice("engine", engine, ENGINES)
+    starts = None
+    if positions is not None:
+        # Real starts a_n = t_n - N/2 in samples of the padded signal (pad N/2 if center).
+        starts = _flatten_batch(positions - (0.0 if center else n / 2), 1, batch_shape, batch)
     if engine == "auto":  # only the direct path compiles: decide (and import dynamo) only there
         large = lam.shape[-2] > 1 and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
-        engine = "compiled" if large and _fused.available() else "eager"
+        # Inside a model being compiled, the outer compilation already fuses the eager sums.
+        engine = (
+            "compiled"
+            if large and not torch.compiler.is_compiling() and _fused.available()
+            else "eager"
+        )
     # The direct path sums only the frame samples that the longest window reaches.
     support = K.support(n, win_max) if lam.shape[-2] > 1 else None
-    geom = K.Geometry(n, n_t, window, normalization, hop, int(max_working_memory), engine, support)
+    geom = K.Geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
     return xb, lam, starts, geom, batch_shape
 
 
@@ -313,6 +364,11 @@ def dstft(
         max_working_memory=max_working_memory,
         engine=engine,
     )
+    return _apply(xp, lam, starts, geom, batch_shape)
+
+
+def _apply(xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry, batch_shape):
+    """Run the transform on canonical arguments; returns ``(*batch_shape, F, T)``."""
     spec = _DSTFTFunction.apply(xp, lam, starts, geom)
     return spec.reshape(*batch_shape, geom.n_bins, geom.n_frames)
 

@@ -101,7 +101,19 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     return Frames(values, delta[..., None] + offsets, delta, index, lo)
 
 
-@functools.lru_cache(maxsize=16)
+def _cached(fn):
+    """Memoise a constant-tensor factory, except while torch.compile traces (it bakes the
+    constant into the graph itself, and does not trace through caches)."""
+    cached = functools.lru_cache(maxsize=16)(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args):
+        return fn(*args) if torch.compiler.is_compiling() else cached(*args)
+
+    return wrapper
+
+
+@_cached
 def _offsets(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``m - N/2`` for ``m`` in ``[0, N)``: the distance of each frame sample to the centre."""
     return torch.arange(-(n // 2), n - n // 2, dtype=dtype, device=device)
@@ -260,7 +272,7 @@ def _twiddles(geom: Geometry, dtype: torch.dtype, device: torch.device) -> tuple
     return _twiddle_table(geom.n_fft, *(geom.support or (0, geom.n_fft)), dtype, device)
 
 
-@functools.lru_cache(maxsize=16)
+@_cached
 def _twiddle_table(n: int, lo: int, hi: int, dtype: torch.dtype, device: torch.device):
     km = torch.outer(torch.arange(n // 2 + 1, device=device), torch.arange(lo, hi, device=device))
     angle = (2 * math.pi / n) * (km % n).to(torch.float64)

@@ -1,0 +1,396 @@
+"""The DSTFT layer: modes, bounds, fixed frame count, freezing, and the PyTorch ecosystem."""
+
+from __future__ import annotations
+
+import io
+import pickle
+
+import pytest
+import torch
+from reference import assert_close_to_reference, dstft_reference
+
+import adastft as ad
+from adastft.bounded import Bounded
+from adastft.layers import DSTFT, HOP_MODES, WIN_MODES
+
+N, L = 64, 300
+F = N // 2 + 1
+
+MODES = [
+    (w, h)
+    for w in WIN_MODES
+    for h in HOP_MODES
+    if not (h == "overlap" and w in ("frequency", "time-frequency"))
+]
+
+
+def _layer(win_mode="constant", hop_mode="fixed", **kwargs):
+    kwargs.setdefault("signal_length", L)
+    return DSTFT(N, 40.0, 16, win_mode=win_mode, hop_mode=hop_mode, **kwargs).double()
+
+
+def _perturb(layer: torch.nn.Module, scale: float = 0.2) -> None:
+    """Move every parameter off its initial value (so the tests see varying maps)."""
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.add_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"win_mode": "tf"}, ValueError, "win_mode must be one of"),
+        ({"hop_mode": "free"}, ValueError, "hop_mode must be one of"),
+        ({"win_mode": "time", "signal_length": None}, ValueError, "signal_length is required"),
+        ({"hop_mode": "constant", "signal_length": None}, ValueError, "signal_length is req"),
+        ({"signal_length": 0}, ValueError, "signal_length must satisfy an int >= 1; got 0"),
+        ({"signal_length": 2.5}, TypeError, "signal_length must be an int"),
+        ({"win_max": 65.0}, ValueError, r"win_max must satisfy 0 < win_max <= n_fft \(=64\)"),
+        ({"win_min": 70.0}, ValueError, r"win_min must satisfy 0 < win_min <= win_max"),
+        ({"win_max": 30.0}, ValueError, r"win_length must satisfy 2.0 <= win_length <= 30.0"),
+        ({"win_mode": "frequency", "hop_mode": "overlap"}, ValueError, "needs one window"),
+        ({"hop_mode": "constant", "hop_min": 20.0}, ValueError, "hop_length must satisfy 20"),
+        ({"hop_mode": "constant", "hop_max": 0.5, "hop_min": 1.0}, ValueError, "hop_max must"),
+        ({"n_channels": 0}, ValueError, "n_channels must satisfy an int >= 1; got 0"),
+        ({"center": 1}, TypeError, "center must be a bool"),
+        ({"engine": "fast"}, ValueError, "engine must be one of"),
+        ({"center": False, "signal_length": 10}, ValueError, r"at least n_fft \(=64\)"),
+    ],
+)
+def test_constructor_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        _layer(**kwargs)
+
+
+def test_constructor_value_errors():
+    with pytest.raises(ValueError, match=r"hop_length must satisfy hop_length > 0; got -1"):
+        DSTFT(N, 40.0, -1)
+    with pytest.raises(ValueError, match="does not broadcast to"):
+        DSTFT(N, torch.full((3, 2), 40.0), 16, win_mode="time", signal_length=L)
+    with pytest.raises(ValueError, match="overlap 1 - hop/win is in"):
+        DSTFT(N, 10.0, 16, hop_mode="overlap", signal_length=L)
+    with pytest.raises(ValueError, match="0-dim tensor"):
+        DSTFT(N, 40.0, torch.ones(3), signal_length=L)
+    with pytest.raises(ValueError, match="n_fft must be an even int"):
+        DSTFT(63, 40.0, 16)
+
+
+def test_input_errors():
+    layer = _layer("time")
+    with pytest.raises(ValueError, match=r"x must have signal_length \(=300\) samples.*L=299"):
+        layer(torch.randn(299, dtype=torch.float64))
+    with pytest.raises(TypeError, match="x must be a real floating-point tensor"):
+        layer(torch.ones(L, dtype=torch.int64))
+    chan = _layer(n_channels=3)
+    with pytest.raises(ValueError, match=r"x must have shape \(..., n_channels=3, L\)"):
+        chan(torch.randn(2, L, dtype=torch.float64))
+    free = DSTFT(N, 40.0, 16)
+    with pytest.raises(ValueError, match="use frame_positions"):
+        _ = free.positions
+    with pytest.raises(ValueError, match="frame_mask needs the layer's signal_length"):
+        free.frame_mask()
+
+
+# ---------------------------------------------------------------------------------------------
+# The layer computes the transform of its parameters
+
+
+@pytest.mark.parametrize(("win_mode", "hop_mode"), MODES)
+def test_layer_equals_reference(win_mode, hop_mode):
+    layer = _layer(win_mode, hop_mode)
+    _perturb(layer)
+    x = torch.randn(2, L, dtype=torch.float64)
+    spec = layer(x)
+    assert spec.shape == (2, F, layer.n_frames)
+    lam = layer.win_length.detach()
+    positions = layer.positions.detach()
+    assert positions.shape == (layer.n_frames,)
+    expected = dstft_reference(x.numpy(), lam.numpy(), n_fft=N, positions=positions.numpy())
+    assert_close_to_reference(spec, expected)
+
+
+def test_integer_parameters_equal_torch_stft():
+    x = torch.randn(3, 1000, dtype=torch.float64)
+    for center, pad_mode in [(True, "constant"), (True, "reflect"), (False, "constant")]:
+        layer = DSTFT(256, 256.0, 64, normalization=None, center=center, pad_mode=pad_mode)
+        layer.double()
+        expected = torch.stft(
+            x,
+            256,
+            64,
+            window=torch.hann_window(256, periodic=True, dtype=torch.float64),
+            center=center,
+            pad_mode=pad_mode,
+            return_complex=True,
+        )
+        torch.testing.assert_close(layer(x), expected, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(layer.freeze()(x), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_fixed_frame_count_without_signal_length_follows_input():
+    layer = DSTFT(N, 40.0, 16)
+    assert layer(torch.randn(100)).shape == (F, 1 + 100 // 16)
+    assert layer(torch.randn(2, 200)).shape == (2, F, 1 + 200 // 16)
+
+
+def test_fractional_fixed_hop():
+    layer = DSTFT(N, 40.0, 12.5, signal_length=L).double()
+    x = torch.randn(L, dtype=torch.float64)
+    torch.testing.assert_close(
+        layer(x), ad.dstft(x, 40.0, n_fft=N, hop_length=12.5), rtol=1e-12, atol=1e-12
+    )
+    assert layer.positions[1] == 12.5
+
+
+def test_time_hops_from_tensor():
+    hops = torch.tensor([10.0, 12.0, 14.0, 16.0, 18.0], dtype=torch.float64)
+    layer = DSTFT(N, 40.0, hops, hop_mode="time", signal_length=L).double()
+    assert layer.n_frames == 6
+    torch.testing.assert_close(layer.positions, torch.cat([hops.new_zeros(1), hops.cumsum(0)]))
+    torch.testing.assert_close(layer.hop_lengths, hops)
+
+
+def test_overlap_positions_follow_window_lengths():
+    layer = DSTFT(N, 40.0, 20, win_mode="time", hop_mode="overlap", signal_length=L).double()
+    assert layer.overlap == 0.5
+    with torch.no_grad():
+        layer.win.reset(torch.linspace(20.0, 60.0, layer.n_frames, dtype=torch.float64))
+    lam = layer.win_length[0]
+    torch.testing.assert_close(layer.hop_lengths, 0.5 * 0.5 * (lam[:-1] + lam[1:]))
+
+
+def test_per_channel_parameters():
+    layer = _layer("time", "time", n_channels=3)
+    _perturb(layer)
+    assert layer.win_length.shape == (3, 1, layer.n_frames)
+    assert layer.positions.shape == (3, layer.n_frames)
+    x = torch.randn(2, 3, L, dtype=torch.float64)
+    spec = layer(x)
+    for c in range(3):
+        expected = ad.dstft(
+            x[:, c],
+            layer.win_length[c].detach(),
+            n_fft=N,
+            positions=layer.positions[c].detach(),
+        )
+        torch.testing.assert_close(spec[:, c], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_input_and_parameters():
+    layer = DSTFT(N, 40.0, 16, win_mode="time-frequency", signal_length=L)
+    assert layer(torch.randn(L)).dtype == torch.complex64
+    assert layer(torch.randn(L, dtype=torch.float64)).dtype == torch.complex128
+
+
+def test_helpers():
+    layer = DSTFT(N, 40.0, 16, signal_length=L)
+    torch.testing.assert_close(layer.frame_times(8000.0), layer.positions / 8000.0)
+    assert layer.frequencies(8000.0)[-1] == 4000.0
+    assert layer.frequencies()[1] == 1 / N
+    text = repr(layer)
+    assert "learn_win=True" in text and "learn_hop=False" in text and "n_frames=19" in text
+    frozen_hop = DSTFT(N, 40.0, 16, hop_mode="time", learn_hop=False, signal_length=L)
+    assert "learn_hop=False" in repr(frozen_hop)
+    assert [n for n, _ in frozen_hop.named_parameters()] == ["win.log_ratio"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameterisation: exact initial values, bounds reached exactly, never left
+
+
+def test_initial_values_are_exact():
+    layer = DSTFT(512, 512.0, 128, hop_mode="constant", signal_length=4000)
+    assert layer.win_length.item() == 512.0
+    assert layer.hop().item() == 128.0
+    assert torch.equal(layer.positions, 128.0 * torch.arange(layer.n_frames, dtype=torch.float32))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_bounds_are_reached_exactly_and_left_again(sign):
+    bounded = Bounded(torch.tensor([100.0]), low=16.0, high=256.0)
+    opt = torch.optim.Adam(bounded.parameters(), lr=0.2)
+    for _ in range(60):  # push towards one bound, past it
+        opt.zero_grad()
+        (-sign * bounded()).sum().backward()
+        opt.step()
+    bound = 256.0 if sign > 0 else 16.0
+    assert bounded().item() == bound
+    # At the bound, the outward gradient is blocked, the inward one passes.
+    bounded.log_ratio.grad = None
+    (-sign * bounded()).sum().backward()
+    assert bounded.log_ratio.grad.item() == 0.0
+    # Adam's momentum carried log_ratio past the bound: it needs a few steps to come back.
+    opt = torch.optim.Adam(bounded.parameters(), lr=0.2)
+    for _ in range(40):
+        opt.zero_grad()
+        (sign * bounded()).sum().backward()
+        opt.step()
+    assert bounded().item() != bound and 16.0 <= bounded().item() <= 256.0
+
+
+def test_learning_never_leaves_bounds_and_keeps_shape():
+    layer = DSTFT(N, 60.0, 16, win_mode="time", hop_mode="time", signal_length=L)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.5)
+    x = torch.randn(L)
+    for _ in range(20):
+        opt.zero_grad()
+        (-ad.spectrogram(x, 1.0, n_fft=N).sum() - layer(x).abs().sum()).backward()
+        opt.step()
+        lam = layer.win_length
+        assert lam.min() >= layer.win_min and lam.max() <= layer.win_max
+        hops = layer.hop()
+        assert hops.min() >= layer.hop.low and hops.max() <= layer.hop.high
+        assert layer(x).shape == (F, layer.n_frames)
+
+
+def test_reset_checks_bounds():
+    layer = _layer()
+    with pytest.raises(ValueError, match=r"win_length must satisfy 2.0 <= win_length <= 64.0"):
+        layer.win.reset(100.0)
+    layer.win.reset(64.0)
+    assert layer.win_length.item() == 64.0
+
+
+def test_frame_mask_flags_frames_past_the_signal():
+    layer = DSTFT(N, 40.0, 16, hop_mode="constant", signal_length=L)
+    assert bool(layer.frame_mask().all())
+    with torch.no_grad():
+        layer.hop.reset(32.0)  # twice the hop: the second half of the frames leave the signal
+    mask = layer.frame_mask()
+    centres = layer.positions
+    torch.testing.assert_close(mask, centres - 20.0 < L - 1)
+    assert not bool(mask[-1]) and bool(mask[0])
+    x = torch.randn(L)
+    assert torch.all(layer(x)[:, ~mask] == 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients of the layer's own parameters
+
+
+@pytest.mark.parametrize(("win_mode", "hop_mode"), MODES)
+def test_gradcheck_parameters(win_mode, hop_mode):
+    layer = DSTFT(16, 10.0, 4, win_mode=win_mode, hop_mode=hop_mode, signal_length=24).double()
+    _perturb(layer, 0.1)
+    x = torch.randn(24, dtype=torch.float64)
+    names, params = zip(*layer.named_parameters(), strict=True)
+
+    def fn(*values):
+        state = dict(zip(names, values, strict=True))
+        return torch.func.functional_call(layer, state, (x,))
+
+    assert torch.autograd.gradcheck(fn, tuple(p.detach().requires_grad_() for p in params))
+
+
+# ---------------------------------------------------------------------------------------------
+# Freezing
+
+
+@pytest.mark.parametrize(("win_mode", "hop_mode"), MODES)
+def test_freeze_equals_layer(win_mode, hop_mode):
+    layer = _layer(win_mode, hop_mode)
+    _perturb(layer)
+    frozen = layer.freeze()
+    assert list(frozen.parameters()) == []
+    x = torch.randn(2, L, dtype=torch.float64)
+    torch.testing.assert_close(frozen(x), layer(x), rtol=1e-12, atol=1e-12)
+
+
+def test_freeze_modes():
+    assert _layer().freeze().mode == "stft"
+    assert _layer(hop_mode="constant").freeze().mode == "stft"  # integer hop, not moved
+    assert _layer("time").freeze().mode == "fft"
+    assert _layer("frequency").freeze().mode == "direct"
+    assert DSTFT(N, 40.0, 12.5).freeze().mode == "direct"  # no signal_length: T follows L
+
+
+def test_freeze_stft_mode_calls_torch_stft(monkeypatch):
+    frozen = DSTFT(N, 33.5, 16).freeze()
+    calls = []
+    original = torch.stft
+    monkeypatch.setattr(torch, "stft", lambda *a, **k: calls.append(1) or original(*a, **k))
+    x = torch.randn(L)
+    spec = frozen(x)
+    assert calls == [1]
+    torch.testing.assert_close(spec, ad.dstft(x, 33.5, n_fft=N, hop_length=16))
+
+
+# ---------------------------------------------------------------------------------------------
+# Ecosystem: state_dict, pickle, devices and dtypes, torch.compile
+
+
+def test_state_dict_round_trip():
+    layer = _layer("time", "time")
+    _perturb(layer)
+    other = _layer("time", "time")
+    other.load_state_dict(layer.state_dict())
+    x = torch.randn(L, dtype=torch.float64)
+    torch.testing.assert_close(other(x), layer(x), rtol=0, atol=0)
+    assert set(layer.state_dict()) == {
+        "win.init",
+        "win.low",
+        "win.high",
+        "win.log_ratio",
+        "hop.init",
+        "hop.low",
+        "hop.high",
+        "hop.log_ratio",
+    }
+
+
+def test_pickle_and_torch_save_round_trip():
+    layer = _layer("time-frequency", "constant")
+    _perturb(layer)
+    x = torch.randn(L, dtype=torch.float64)
+    copy = pickle.loads(pickle.dumps(layer))
+    torch.testing.assert_close(copy(x), layer(x), rtol=0, atol=0)
+    buffer = io.BytesIO()
+    torch.save(layer.freeze(), buffer)
+    buffer.seek(0)
+    frozen = torch.load(buffer, weights_only=False)
+    torch.testing.assert_close(frozen(x), layer(x), rtol=1e-12, atol=1e-12)
+
+
+def test_to_dtype():
+    layer = DSTFT(N, 40.0, 16, win_mode="time", signal_length=L)
+    assert layer.win.log_ratio.dtype == torch.float32
+    layer.to(torch.float64)
+    assert layer.win_length.dtype == torch.float64
+    assert layer(torch.randn(L, dtype=torch.float64)).dtype == torch.complex128
+
+
+class _TinyModel(torch.nn.Module):
+    def __init__(self, win_mode: str, hop_mode: str):
+        super().__init__()
+        self.dstft = DSTFT(N, 40.0, 16, win_mode=win_mode, hop_mode=hop_mode, signal_length=L)
+        self.head = torch.nn.Linear(F, 2)
+
+    def forward(self, x):
+        return self.head(self.dstft(x).abs().transpose(-1, -2)).mean()
+
+
+@pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
+@pytest.mark.parametrize(
+    ("win_mode", "hop_mode"), [("constant", "fixed"), ("time", "time"), ("frequency", "constant")]
+)
+def test_compile_has_no_graph_breaks_and_matches_eager(win_mode, hop_mode):
+    torch._dynamo.reset()
+    model = _TinyModel(win_mode, hop_mode)
+    x = torch.randn(2, L)
+    explanation = torch._dynamo.explain(model)(x)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+    eager = model(x)
+    eager.backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    compiled = torch.compile(model)(x)
+    compiled.backward()
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-6)
+    for g, p in zip(grads, model.parameters(), strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-6)
