@@ -33,26 +33,24 @@ def main() -> None:
     torch.manual_seed(0)
     fs, n_fft, hop = 8000.0, 512, 64
     x = ad.signals.three_component(8000, sample_rate=fs)
-    n_t = ad.n_frames(x.shape[-1], n_fft, hop)
-    options = dict(n_fft=n_fft, hop_length=hop, power=2.0)
+    # One learnable window length per frame, from 256 samples, kept in [4, n_fft].
+    layer = ad.Spectrogram(
+        n_fft, 256.0, hop, win_mode="time", signal_length=x.shape[-1], win_min=4.0
+    )
+    opt = torch.optim.Adam(layer.parameters(), lr=0.05)
 
-    # Optimise log(lam) so the step size is relative; clamp keeps 0 < lam <= n_fft.
-    log_lam = torch.full((1, n_t), float(torch.log(torch.tensor(256.0))), requires_grad=True)
-    opt = torch.optim.Adam([log_lam], lr=0.05)
-
-    def window_lengths() -> torch.Tensor:
-        return log_lam.exp().clamp(4.0, n_fft)
-
-    before = ad.spectrogram(x, window_lengths().detach(), **options)
+    with torch.no_grad():
+        before = layer(x)
     start = time.perf_counter()
     for _ in range(args.steps):
         opt.zero_grad()
-        loss = entropy(ad.spectrogram(x, window_lengths(), **options))
+        loss = entropy(layer(x))
         loss.backward()
         opt.step()
     seconds = time.perf_counter() - start
-    lam = window_lengths().detach()
-    after = ad.spectrogram(x, lam, **options)
+    with torch.no_grad():
+        after = layer(x)
+    lam = layer.dstft.win_length.detach()
     print(
         f"entropy {entropy(before):.4f} -> {entropy(after):.4f} in {args.steps} steps "
         f"({seconds:.1f} s); window lengths {lam.min():.0f}..{lam.max():.0f} samples"
@@ -63,15 +61,19 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    times = torch.arange(n_t) * hop / fs
-    freqs = torch.arange(n_fft // 2 + 1) * fs / n_fft
     fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+    positions = layer.dstft.positions
     for ax, spec, title in ((axes[0], before, "constant 256"), (axes[1], after, "learnt")):
-        db = 10 * torch.log10(spec / spec.max() + 1e-8)
-        ax.pcolormesh(times, freqs, db, shading="nearest", vmin=-60, cmap="magma")
-        ax.set(ylabel="frequency (Hz)", title=f"window length: {title}")
-    axes[2].plot(times, lam[0])
-    axes[2].set(xlabel="time (s)", ylabel="window length (samples)")
+        ad.plot.spectrogram(
+            spec,
+            positions=positions,
+            n_fft=n_fft,
+            sample_rate=fs,
+            dynamic_range=60.0,
+            ax=ax,
+            title=f"window length: {title}",
+        )
+    ad.plot.win_length_map(lam, positions=positions, n_fft=n_fft, sample_rate=fs, ax=axes[2])
     fig.tight_layout()
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "quickstart.png")

@@ -401,8 +401,22 @@ class DSTFT(nn.Module):
 class FrozenDSTFT(nn.Module):
     """Inference form of a :class:`DSTFT` layer (made by :meth:`DSTFT.freeze`): no parameters.
 
+    Modes (``.mode``): ``"stft"`` (a constant window length on an integer hop: one
+    ``torch.stft`` call with the contracted window), ``"fft"`` (window lengths that do not
+    depend on frequency: precomputed ``(T, N)`` windows, a gather and an ``rfft``) or
+    ``"direct"`` (the direct sum of :func:`adastft.dstft` on buffers).
+
     Shape:
         ``(..., L) -> (..., F, T)`` complex, as the layer it was made from.
+
+    Example:
+        >>> layer = DSTFT(256, 200.0, 64)
+        >>> frozen = layer.freeze()
+        >>> frozen.mode, len(list(frozen.parameters()))
+        ('stft', 0)
+        >>> x = torch.randn(1000)
+        >>> torch.allclose(frozen(x), layer(x), atol=1e-6)
+        True
     """
 
     def __init__(self, layer: DSTFT) -> None:
