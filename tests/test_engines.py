@@ -74,6 +74,17 @@ def test_auto_uses_eager_below_threshold_and_compiled_above(monkeypatch):
     assert _dstft._prepare(x, lam, **args)[3].engine == "eager"
 
 
+def test_auto_keeps_one_shared_kernel_eager(monkeypatch):
+    monkeypatch.setattr(_dstft, "AUTO_COMPILE_SIZE", 1)
+    monkeypatch.setattr(_fused, "available", lambda: True)
+    x = torch.randn(2, 400, dtype=torch.float64)
+    lam = torch.linspace(10.0, 30.0, N_FFT // 2 + 1, dtype=torch.float64)[:, None]  # (F, 1)
+    options = dict(n_fft=N_FFT, hop_length=16)
+    assert _dstft._prepare(x, lam, **options)[3].engine == "eager"
+    fractional = dict(n_fft=N_FFT, hop_length=16.5)  # one kernel per frame: compiled
+    assert _dstft._prepare(x, lam, **fractional)[3].engine == "compiled"
+
+
 def test_compile_failure_warns_once_and_falls_back(monkeypatch):
     x, lam, positions = _case(False)
     expected = ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="eager")

@@ -5,13 +5,14 @@ El Badaoui, "Learnable Adaptive Time-Frequency Representation via Differentiable
 Fourier Transform": an STFT whose window lengths and frame positions are real-valued and
 differentiable, so that they can be learnt by gradient descent.
 
-Functions: :func:`dstft`, :func:`spectrogram`. Layers: :class:`DSTFT`, :class:`Spectrogram`,
+Functions: :func:`dstft`, :func:`idstft`, :func:`spectrogram`. Layers: :class:`DSTFT`, :class:`Spectrogram`,
 :class:`MelSpectrogram`. Pictures: :mod:`adastft.plot` (imported on first use; needs
 matplotlib).
 """
 
 from . import mel, signals, windows
 from ._dstft import dstft, spectrogram
+from ._inverse import idstft
 from .layers import DSTFT, FrozenDSTFT
 from .positions import fixed_overlap_positions, n_frames, positions_from_hops
 from .transforms import MelSpectrogram, Spectrogram
@@ -19,6 +20,7 @@ from .windows import Window
 
 __all__ = [
     "dstft",
+    "idstft",
     "spectrogram",
     "DSTFT",
     "FrozenDSTFT",

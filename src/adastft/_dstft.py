@@ -260,7 +260,12 @@ def _canonical(
         # Real starts a_n = t_n - N/2 in samples of the padded signal (pad N/2 if center).
         starts = _flatten_batch(positions - (0.0 if center else n / 2), 1, batch_shape, batch)
     if engine == "auto":  # only the direct path compiles: decide (and import dynamo) only there
-        large = lam.shape[-2] > 1 and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
+        # Window lengths that vary in frequency only, on the integer grid, give one kernel for
+        # every frame: the eager engine's single matrix product is then the fastest.
+        one_kernel = lam.shape[0] == 1 and lam.shape[-1] == 1 and positions is None
+        large = (
+            lam.shape[-2] > 1 and not one_kernel and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
+        )
         # Inside a model being compiled, the outer compilation already fuses the eager sums.
         engine = (
             "compiled"
@@ -330,8 +335,10 @@ def dstft(
             matrix products), ``"compiled"`` (sums fused by ``torch.compile``: no temporary of
             size ``F T N``, several times faster on large inputs, compiled once per process and
             shape), or ``"auto"`` (default): ``"compiled"`` when ``B F T N >= 2**18`` and a
-            compiler is available, else ``"eager"``. Falls back to eager, with a warning, if
-            compilation fails. Results agree to rounding.
+            compiler is available, else ``"eager"`` (always ``"eager"`` for ``(F, 1)`` window
+            lengths on an integer hop, where one kernel serves every frame, and inside a
+            model being compiled, whose compilation fuses the eager sums). Falls back to
+            eager, with a warning, if compilation fails. Results agree to rounding.
 
     Returns:
         Tensor: complex ``(..., F, T)``, complex64 for float32 input, complex128 for float64.
