@@ -269,6 +269,20 @@ def test_frame_mask_flags_frames_past_the_signal():
     assert torch.all(layer(x)[:, ~mask] == 0)
 
 
+@pytest.mark.parametrize(
+    ("win_mode", "hop_mode"), [("time", "time"), ("time-frequency", "constant")]
+)
+def test_inverse_recovers_the_signal(win_mode, hop_mode):
+    layer = _layer(win_mode, hop_mode, pad_mode="reflect")
+    _perturb(layer, 0.1)
+    x = torch.randn(2, L, dtype=torch.float64)
+    torch.testing.assert_close(layer.inverse(layer(x)), x, rtol=1e-8, atol=1e-8)
+    free = DSTFT(N, 40.0, 16).double()
+    torch.testing.assert_close(free.inverse(free(x), L), x, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="inverse needs length"):
+        free.inverse(free(x))
+
+
 # ---------------------------------------------------------------------------------------------
 # Gradients of the layer's own parameters
 

@@ -5,9 +5,9 @@ El Badaoui, "Learnable Adaptive Time-Frequency Representation via Differentiable
 Fourier Transform": an STFT whose window lengths and frame positions are real-valued and
 differentiable, so that they can be learnt by gradient descent.
 
-Functions: :func:`dstft`, :func:`idstft`, :func:`spectrogram`. Layers: :class:`DSTFT`, :class:`Spectrogram`,
-:class:`MelSpectrogram`. Pictures: :mod:`adastft.plot` (imported on first use; needs
-matplotlib).
+Functions: :func:`dstft`, :func:`idstft`, :func:`spectrogram`. Layers: :class:`DSTFT`,
+:class:`Spectrogram`, :class:`MelSpectrogram`. Pictures: :mod:`adastft.plot` (imported on
+first use; needs matplotlib).
 """
 
 from . import mel, signals, windows

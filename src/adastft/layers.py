@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from . import _kernels as K
 from ._dstft import ENGINES, PAD_MODES, _apply, _canonical, grid_positions
+from ._inverse import idstft
 from ._validation import broadcast_shapes, check_choice, check_n_fft, check_scalar, check_signal
 from .bounded import Bounded
 from .positions import n_frames, positions_from_hops
@@ -375,6 +376,45 @@ class DSTFT(nn.Module):
             engine=self.engine,
         )
         return _apply(*canonical)
+
+    def inverse(
+        self,
+        spec: Tensor,
+        length: int | None = None,
+        *,
+        tol: float | None = None,
+        max_iter: int | None = None,
+    ) -> Tensor:
+        """The least-squares signal of ``spec`` (:func:`adastft.idstft`) for the layer's
+        current window lengths and positions; differentiable.
+
+        Args:
+            spec (Tensor): complex ``(..., F, T)``.
+            length (int, optional): ``L``; default ``signal_length`` (required without it).
+            tol, max_iter: of the conjugate gradient (frequency-varying window lengths).
+
+        Shape:
+            ``(..., F, T) -> (..., L)`` real.
+        """
+        length = self.signal_length if length is None else length
+        if length is None:
+            raise ValueError("inverse needs length (the layer has no signal_length); got None")
+        positions = self.frame_positions(length)
+        dtype = spec.real.dtype if spec.is_complex() else spec.dtype
+        return idstft(
+            spec,
+            self.win_length.to(dtype),
+            n_fft=self.n_fft,
+            hop_length=self.hop_length if positions is None else None,
+            positions=None if positions is None else positions.to(dtype),
+            length=length,
+            window=self.window,
+            center=self.center,
+            pad_mode=self.pad_mode,
+            normalization=self.normalization,
+            tol=tol,
+            max_iter=max_iter,
+        )
 
     @torch.no_grad()
     def freeze(self) -> FrozenDSTFT:
