@@ -22,6 +22,10 @@ def power_spectrum(spec: Tensor, power: float = 2.0) -> Tensor:
     """``|S| ** power`` of a complex spectrum; ``power=2`` is computed as ``re^2 + im^2``.
 
     Shape: ``(...)`` complex -> ``(...)`` real.
+
+    Example:
+        >>> power_spectrum(torch.tensor([3 + 4j, 1j]), power=1.0)
+        tensor([5., 1.])
     """
     if power == 2:
         return torch.view_as_real(spec).square().sum(-1)

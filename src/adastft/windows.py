@@ -155,6 +155,11 @@ def gaussian(sigma: float = 1.0 / 6.0) -> Window:
     Args:
         sigma (float > 0): standard deviation relative to the window length; the default
             ``1/6`` puts the support edge at ``3 sigma`` (the paper's "effective support").
+
+    Example:
+        >>> narrow = gaussian(0.1)
+        >>> narrow.name, round(narrow.integral, 4)  # sqrt(2 pi) sigma, truncated at 5 sigma
+        ('gaussian(sigma=0.1)', 0.2507)
     """
     if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
         raise ValueError(f"sigma must be a finite number > 0; got {sigma!r}")
