@@ -8,7 +8,8 @@ import inspect
 import pytest
 
 MODULES = ["adastft", "adastft.bounded", "adastft.mel", "adastft.plot", "adastft.positions"]
-MODULES += ["adastft.transforms", "adastft.windows", "adastft.layers"]
+MODULES += ["adastft.transforms", "adastft.windows", "adastft.layers", "adastft.losses"]
+MODULES += ["adastft.optimize"]
 
 
 def _public_objects():

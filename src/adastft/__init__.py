@@ -6,14 +6,16 @@ Fourier Transform": an STFT whose window lengths and frame positions are real-va
 differentiable, so that they can be learnt by gradient descent.
 
 Functions: :func:`dstft`, :func:`idstft`, :func:`spectrogram`. Layers: :class:`DSTFT`,
-:class:`Spectrogram`, :class:`MelSpectrogram`. Pictures: :mod:`adastft.plot` (imported on
-first use; needs matplotlib).
+:class:`Spectrogram`, :class:`MelSpectrogram`. Optimisation: :func:`fit`, :func:`grid_search`,
+:mod:`adastft.losses`. Command line: ``adastft demo``, ``adastft optimize``. Pictures:
+:mod:`adastft.plot` (imported on first use; needs matplotlib).
 """
 
-from . import mel, signals, windows
+from . import losses, mel, signals, windows
 from ._dstft import dstft, spectrogram
 from ._inverse import idstft
 from .layers import DSTFT, FrozenDSTFT
+from .optimize import FitResult, GridResult, fit, grid_search
 from .positions import fixed_overlap_positions, n_frames, positions_from_hops
 from .transforms import MelSpectrogram, Spectrogram
 from .windows import Window
@@ -26,6 +28,11 @@ __all__ = [
     "FrozenDSTFT",
     "Spectrogram",
     "MelSpectrogram",
+    "fit",
+    "grid_search",
+    "FitResult",
+    "GridResult",
+    "losses",
     "positions_from_hops",
     "fixed_overlap_positions",
     "n_frames",

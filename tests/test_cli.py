@@ -1,0 +1,144 @@
+"""The adastft command: outputs, bad input, clean stops."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from adastft import cli, losses
+
+FAST = ["--steps", "4", "--quiet", "--n-fft", "128"]
+OUTPUTS = {"result.json", "before.png", "after.png", "win_length.png"}
+
+
+def _npy(tmp_path, data, name="x.npy"):
+    path = tmp_path / name
+    np.save(path, data)
+    return str(path)
+
+
+def _file(path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+def _tone(length=2000, channels=None):
+    t = np.arange(length) / 8000.0
+    x = np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 2000 * t**2)
+    return x if channels is None else np.stack([x * (c + 1) for c in range(channels)])
+
+
+def test_demo_writes_pictures_and_summary(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", *FAST, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["complete"] and summary["settings"]["mode"] == "time"
+    assert summary["final_loss"] <= summary["initial_loss"]
+    assert len(summary["win_length"]["values"][0]) == len(summary["positions"])
+    assert str(out) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["constant", "frequency"])
+def test_optimize_npy(tmp_path, mode):
+    path = _npy(tmp_path, _tone())
+    out = tmp_path / "out"
+    status = cli.main(
+        ["optimize", path, "--sample-rate", "8000", "--mode", mode, *FAST, "--out", str(out)]
+    )
+    assert status == 0
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["settings"]["sample_rate"] == 8000.0
+    shape = summary["win_length"]["shape"]
+    assert shape == ([1, 1] if mode == "constant" else [65, 1])
+    assert summary["win_length"]["min"] <= summary["win_length"]["max"]
+
+
+def test_optimize_multichannel_wav_shares_one_set_of_window_lengths(tmp_path):
+    path = tmp_path / "x.wav"
+    soundfile.write(path, 0.3 * _tone(channels=2).T, 8000)
+    out = tmp_path / "out"
+    assert cli.main(["optimize", str(path), "--mode", "time", *FAST, "--out", str(out)]) == 0
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["settings"]["channels"] == 2
+    out1 = tmp_path / "one"
+    assert cli.main(["optimize", str(path), "--channel", "1", *FAST, "--out", str(out1)]) == 0
+    assert json.loads((out1 / "result.json").read_text())["settings"]["channels"] == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "extra", "message"),
+    [
+        (lambda d: str(d / "missing.wav"), [], "does not exist"),
+        (lambda d: _file(d / "empty.wav", b""), [], "is empty"),
+        (lambda d: _file(d / "bad.wav", b"RIFF0000junk"), [], "cannot read"),
+        (lambda d: _file(d / "x.txt", b"1 2 3"), [], "unsupported"),
+        (lambda d: _npy(d, _tone()), [], "--sample-rate is required"),
+        (lambda d: _npy(d, _tone(100)), ["--sample-rate", "8000"], "fewer than --n-fft 128"),
+        (lambda d: _npy(d, np.zeros(1000)), ["--sample-rate", "8000"], "all zeros"),
+        (lambda d: _npy(d, np.r_[_tone(), np.nan]), ["--sample-rate", "8000"], "NaN or inf"),
+        (lambda d: _npy(d, np.ones((2, 2, 2))), ["--sample-rate", "8000"], "must be (L,)"),
+        (
+            lambda d: _npy(d, _tone(channels=2)),
+            ["--sample-rate", "8000", "--channel", "2"],
+            "--channel must be in",
+        ),
+        (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--n-fft", "7"], "--n-fft must"),
+    ],
+)
+def test_bad_input_is_one_line_status_2_and_nothing_written(
+    tmp_path, capsys, setup, extra, message
+):
+    path = setup(tmp_path)
+    out = tmp_path / "out"
+    assert cli.main(["optimize", path, *FAST, *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("adastft: error:") and "\n" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize("failure", ["interrupt", "nan"])
+def test_stops_cleanly_and_marks_the_results(tmp_path, monkeypatch, failure):
+    entropy = losses.entropy
+
+    def failing(spec, **kwargs):
+        value = entropy(spec, **kwargs)
+        if torch.is_grad_enabled() and spec.requires_grad:
+            failing.calls += 1
+            if failing.calls == 3:
+                if failure == "interrupt":
+                    raise KeyboardInterrupt
+                return value * math.nan
+        return value
+
+    failing.calls = 0
+    monkeypatch.setattr(losses, "entropy", failing)
+    out = tmp_path / "out"
+    assert cli.main(["demo", *FAST, "--out", str(out)]) == 1
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["stopped"] == ("interrupted" if failure == "interrupt" else "non-finite")
+    assert not summary["complete"] and math.isfinite(summary["final_loss"])
+    assert {p.name for p in out.iterdir()} == OUTPUTS  # no temporary files left
+
+
+def test_help_reads_well():
+    for args in (["--help"], ["demo", "--help"], ["optimize", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "adastft", *args], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0 and "usage: adastft" in done.stdout
+    assert "--sample-rate" in done.stdout and "INPUT" in done.stdout
+
+
+def test_default_n_fft_suits_speech_and_slow_signals():
+    assert cli.default_n_fft(8000, 10**6) == 512
+    assert cli.default_n_fft(48000, 10**6) == 4096
+    assert cli.default_n_fft(360, 10**6) == 128
+    assert cli.default_n_fft(8000, 300) == 256

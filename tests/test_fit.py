@@ -1,0 +1,148 @@
+"""fit and grid_search: the optimum, the stopping rules, reproducibility, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import adastft as ad
+from adastft import losses
+from adastft.optimize import FitResult, GridResult, fit, grid_search
+
+FS = 8000.0
+
+
+def _signal(length: int = 2000) -> torch.Tensor:
+    return ad.signals.three_component(length, sample_rate=FS, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"criterion": "gini"}, ValueError, "criterion must be one of"),
+        ({"steps": 0}, ValueError, "steps must satisfy an int >= 1; got 0"),
+        ({"lr": 0.0}, ValueError, "lr must satisfy lr > 0; got 0.0"),
+        ({"patience": 0}, ValueError, "patience must satisfy"),
+        ({"smoothness": -1.0}, ValueError, "smoothness must satisfy smoothness >= 0"),
+        ({"power": 0.0}, ValueError, "power must satisfy power > 0"),
+    ],
+)
+def test_fit_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit(_signal(), n_fft=128, **kwargs)
+
+
+def test_grid_search_errors():
+    with pytest.raises(ValueError, match="candidates must hold at least one"):
+        grid_search(_signal(), [], n_fft=128)
+    with pytest.raises(ValueError, match=r"win_length must satisfy 0 < win_length <= n_fft"):
+        grid_search(_signal(), [200.0], n_fft=128)
+    with pytest.raises(ValueError, match="batch_size must satisfy"):
+        grid_search(_signal(), [20.0], n_fft=128, batch_size=0)
+
+
+@pytest.mark.parametrize("criterion", ["entropy", "renyi", "kurtosis"])
+def test_grid_search_equals_one_transform_per_candidate(criterion):
+    x = _signal()
+    candidates = torch.tensor([12.0, 40.5, 64.0, 100.0, 128.0], dtype=torch.float64)
+    result = grid_search(x, candidates, n_fft=128, hop_length=16, criterion=criterion, batch_size=2)
+    assert isinstance(result, GridResult) and result.evaluations == 5
+    for lam, value in zip(candidates.tolist(), result.losses.tolist(), strict=True):
+        power = 1.0 if criterion == "kurtosis" else 2.0
+        spec = ad.spectrogram(x, lam, n_fft=128, hop_length=16, power=power)
+        if criterion == "entropy":
+            expected = losses.entropy(spec)
+        elif criterion == "renyi":
+            expected = losses.renyi_entropy(spec, 3.0)
+        else:
+            expected = -losses.kurtosis(spec)
+        assert value == pytest.approx(float(expected), rel=1e-10)
+    assert result.best == float(candidates[torch.argmin(result.losses)])
+
+
+def test_grid_search_averages_channels():
+    x = torch.stack([_signal(), torch.randn(2000, dtype=torch.float64)])
+    both = grid_search(x, [32.0, 64.0], n_fft=128, hop_length=16).losses
+    one = [grid_search(c, [32.0, 64.0], n_fft=128, hop_length=16).losses for c in x]
+    torch.testing.assert_close(both, (one[0] + one[1]) / 2)
+
+
+def test_constant_fit_reaches_the_fine_grid_optimum():
+    x = _signal()
+    grid = grid_search(
+        x, torch.arange(16.0, 128.5, 0.5, dtype=torch.float64), n_fft=128, hop_length=16
+    )
+    result = fit(x, n_fft=128, hop_length=16, steps=200)
+    assert isinstance(result, FitResult) and isinstance(result.init, GridResult)
+    assert result.final_loss <= grid.best_loss + 1e-4
+    assert abs(float(result.win_length) - grid.best) <= 2.0
+    assert result.final_loss <= result.initial_loss
+    assert result.history[result.best_step] == pytest.approx(result.final_loss, rel=1e-9)
+    assert result.steps == len(result.history) and result.seconds_per_step > 0
+
+
+def test_varying_fit_starts_from_the_best_constant_and_improves():
+    x = _signal()
+    result = fit(x, n_fft=128, hop_length=16, win_mode="time", steps=60)
+    assert isinstance(result.init, FitResult)
+    assert result.history[0] == pytest.approx(result.init.final_loss, rel=1e-6)
+    assert result.final_loss < result.init.final_loss
+    assert result.win_length.shape == (1, result.positions.shape[0])
+
+
+def test_fit_is_deterministic():
+    x = _signal()
+    a = fit(x, n_fft=128, hop_length=16, win_mode="time", steps=15, seed=3)
+    b = fit(x, n_fft=128, hop_length=16, win_mode="time", steps=15, seed=3)
+    assert a.history == b.history
+    assert torch.equal(a.win_length, b.win_length)
+
+
+def test_ctrl_c_stops_cleanly_with_the_best_parameters():
+    x = _signal()
+
+    def interrupt(step, value, layer):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    result = fit(x, n_fft=128, hop_length=16, win_length=40.0, steps=50, callback=interrupt)
+    assert result.stopped == "interrupted"
+    assert result.steps == 5
+    assert result.final_loss == pytest.approx(min(result.history), rel=1e-9)
+
+
+def test_non_finite_loss_stops_with_the_best_parameters(monkeypatch):
+    x = _signal()
+    calls = []
+    entropy = losses.entropy
+
+    def breaking(spec, **kwargs):
+        calls.append(1)
+        value = entropy(spec, **kwargs)
+        return value * math.nan if len(calls) == 6 else value
+
+    monkeypatch.setattr(losses, "entropy", breaking)
+    result = fit(x, n_fft=128, hop_length=16, win_length=40.0, steps=50)
+    assert result.stopped == "non-finite"
+    assert result.steps == 5 and math.isfinite(result.final_loss)
+
+
+def test_regularisers_and_learnt_hops():
+    x = _signal()
+    result = fit(
+        x,
+        n_fft=128,
+        hop_length=16,
+        win_mode="time-frequency",
+        hop_mode="time",
+        win_length=50.0,
+        steps=10,
+        smoothness=1.0,
+        coverage=1.0,
+        progress=True,
+    )
+    assert result.win_length.shape == (65, result.positions.shape[0])
+    assert result.stopped in ("converged", "max_steps")
+    assert torch.isfinite(result.spectrogram).all()
