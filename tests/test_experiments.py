@@ -1,0 +1,40 @@
+"""Every experiment runs end to end in its --quick mode and writes its figures and numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+CASES = {
+    "e1_constant_window.py": ("e1.json", ["e1_entropy.png", "e1_spectrograms.png"]),
+    "e2_time_frequency.py": ("e2.json", ["e2_maps.png"]),
+}
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_quick_mode(script, tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(EXPERIMENTS / script), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary_name, figures = CASES[script]
+    summary = json.loads((tmp_path / summary_name).read_text())
+    assert summary["settings"]["quick"] is True
+    for name in figures:
+        assert (tmp_path / name).stat().st_size > 5000
+    if script.startswith("e1"):
+        grid = summary["grid"]["entropy"]
+        for run in summary["gradient_descent"]:
+            assert run["entropy"] <= grid + 1e-3  # descent reaches the grid's optimum
+            assert run["passes"] < summary["grid"]["evaluations"] * 3
+    else:
+        constant = summary["best_constant"]["entropy"]
+        assert summary["time_frequency"]["no penalty"]["entropy"] < constant
