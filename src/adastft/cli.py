@@ -249,6 +249,12 @@ def run(
             coverage=args.coverage,
         )
         result.init = constant
+    if float(constant.win_length) >= n_fft and not args.quiet:
+        print(
+            f"adastft: note: the best constant window length is n_fft ({n_fft}), the upper "
+            "bound; a larger --n-fft may concentrate the spectrogram further",
+            file=sys.stderr,
+        )
     # "before": the best constant window length of the coarse grid (constant mode) or of the
     # constant fit (varying modes), on the regular grid of frames.
     initial = float(constant.win_length) if varying else constant.init.best
@@ -313,8 +319,18 @@ def _parser() -> argparse.ArgumentParser:
             help="DFT size (default: ~64 ms, a power of two in [128, 4096])",
         )
         p.add_argument("--hop", type=float, default=None, help="hop (default: n_fft / 4)")
-        p.add_argument("--steps", type=int, default=300, help="most Adam steps per stage")
-        p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on log lengths")
+        p.add_argument(
+            "--steps",
+            type=int,
+            default=300,
+            help="most Adam steps per stage (default: %(default)s)",
+        )
+        p.add_argument(
+            "--lr",
+            type=float,
+            default=0.05,
+            help="Adam learning rate on log window lengths (default: %(default)s)",
+        )
         p.add_argument(
             "--smoothness",
             type=float,
@@ -343,17 +359,26 @@ def _parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    epilog = (
+        "Writes OUT/before.png, after.png, win_length.png and result.json (last; every file "
+        "atomically). Exit status: 0 done; 1 stopped early by Ctrl-C or a non-finite loss "
+        "(the best parameters found are written, marked by 'stopped' in result.json); 2 bad "
+        "input (nothing written)."
+    )
     demo = sub.add_parser(
         "demo",
         help="run on the built-in three-component signal",
         description="Optimise the built-in three-component test signal "
         "(a chirp, a tone close to it and a transient, 1 s at 8 kHz).",
+        epilog=epilog,
     )
     options(demo, demo=True)
     optimize = sub.add_parser(
         "optimize",
         help="optimise a WAV/FLAC/OGG or .npy signal",
-        description="Optimise the representation of INPUT.",
+        description="Optimise the representation of INPUT. Example: "
+        "adastft optimize speech.wav --mode time --out out/speech",
+        epilog=epilog,
     )
     optimize.add_argument("input", metavar="INPUT", help="WAV, FLAC, OGG or .npy file")
     optimize.add_argument(
