@@ -3,7 +3,9 @@ data folder (ECG, gravitational-wave strain, humpback whale song, robin song).
 
 For each signal and mode it reports the entropy of the classical spectrogram (window length =
 ``n_fft``, the command's default ``n_fft`` and hop), of the best constant window length, and of
-the optimised representation, with the wall time of the command. The humpback song (65 s) is
+the optimised representation, with the wall time of the command. Each run's pictures and
+``result.json`` go to ``OUT/<signal>/<mode>/`` (not kept in the repository); the table to
+``OUT/real_signals.json``. The humpback song (65 s) is
 cut to its first ``--max-seconds`` seconds (default 10) to bound the cost of the frequency modes.
 
 Run: ``python experiments/real_signals.py [--quick] [--out results/real_signals]``
@@ -12,6 +14,8 @@ Run: ``python experiments/real_signals.py [--quick] [--out results/real_signals]
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,14 +42,14 @@ def main() -> None:
     max_seconds = 1.0 if args.quick else args.max_seconds
     modes = MODES[:2] if args.quick else MODES
     rows = []
+    scratch = tempfile.mkdtemp(prefix="adastft-signals-")
     for name in sorted(meta):
         signal, rate = cli.read_signal(str(data / name), meta[name]["sample_rate_hz"])
         keep = int(max_seconds * rate)
         excerpt = signal.shape[-1] > keep and (args.quick or name.startswith("humpback"))
         if excerpt:
             signal = signal[..., :keep]
-        path = out / "inputs" / f"{Path(name).stem}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = Path(scratch) / f"{Path(name).stem}.npy"  # the data stays out of the repository
         np.save(path, signal)
         x = torch.as_tensor(signal, dtype=torch.float32)[0]
         n_fft = cli.default_n_fft(rate, x.shape[-1])
@@ -99,6 +103,7 @@ def main() -> None:
                 f"{rows[-1]['entropy_best_constant']:.4f}  optimised "
                 f"{rows[-1]['entropy_optimised']:.4f}  ({seconds:.1f} s)"
             )
+    shutil.rmtree(scratch)
     write_json(
         out / "real_signals.json",
         {
