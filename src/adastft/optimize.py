@@ -248,7 +248,13 @@ def fit(
         seed (int): seeds torch before the descent.
         callback (callable, optional): ``callback(step, J, layer)`` after every step.
         **layer_options: other keyword options of :class:`adastft.DSTFT` (``window``,
-            ``normalization``, ``win_min``, ``win_max``, ``hop_min``, ...).
+            ``normalization``, ``win_min``, ``win_max``, ``hop_min``, ...). ``normalization``
+            defaults to ``"energy"`` here: every window then has the same L2 norm, so frames
+            with different window lengths are compared fairly. With ``"amplitude"`` (the
+            transform's default) a shorter window scales its frame up, and a time-varying fit
+            can lower the entropy of the whole plane by shrinking one frame's window until
+            that frame dominates. For a constant window the two give the same optimum (the
+            criteria are scale-invariant).
 
     Shape:
         ``x (..., L)`` -> ``win_length (F or 1, T or 1)``, ``positions (T,)``,
@@ -270,6 +276,9 @@ def fit(
     check_scalar("patience", patience, low=1, integer=True, rule="an int >= 1")
     check_scalar("lr", lr, low=0.0, low_open=True, rule="lr > 0")
     hop_length = n // 4 if hop_length is None else hop_length
+    # Energy normalisation: with "amplitude", shortening one frame's window scales that frame up
+    # (c = 1 / (lam I1)) and the entropy of the whole plane falls by letting it dominate.
+    layer_options = {"normalization": "energy", **layer_options}
     dstft_options = {k: layer_options[k] for k in ("window", "normalization") if k in layer_options}
     dstft_options.update(
         {k: layer_options[k] for k in ("center", "pad_mode") if k in layer_options}
