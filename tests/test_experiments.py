@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,11 @@ EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 CASES = {
     "e1_constant_window.py": ("e1.json", ["e1_entropy.png", "e1_spectrograms.png"]),
     "e2_time_frequency.py": ("e2.json", ["e2_maps.png"]),
+    "e3_shocks.py": ("e3.json", ["e3_spectrograms.png", "e3_frames.png"]),
+    "e4_tracking.py": (
+        "e4.json",
+        ["e4_spectrograms.png", "e4_windows.png", "e4_tracking.png", "e4_mse_vs_window.png"],
+    ),
 }
 
 
@@ -35,6 +41,21 @@ def test_quick_mode(script, tmp_path):
         for run in summary["gradient_descent"]:
             assert run["entropy"] <= grid + 1e-3  # descent reaches the grid's optimum
             assert run["passes"] < summary["grid"]["evaluations"] * 3
-    else:
+    elif script.startswith("e2"):
         constant = summary["best_constant"]["entropy"]
         assert summary["time_frequency"]["no penalty"]["entropy"] < constant
+    elif script.startswith("e3"):
+        for run in summary["runs"]:
+            adaptive = run["adaptive"]
+            assert adaptive["mean_kurtosis"] >= run["baseline"]["mean_kurtosis"]
+            assert adaptive["coverage_penalty"] == 0.0  # the frames cover the signal
+            assert adaptive["uncovered_samples"] == 0
+            assert adaptive["frames_meeting_signal"] == summary["settings"]["n_frames"]
+            assert adaptive["hop"]["max"] > adaptive["hop"]["min"]  # non-uniform frames
+    elif script.startswith("e4"):
+        for seed in summary["seeds"]:
+            constant, varying = seed["constant"], seed["time-varying"]
+            assert math.isfinite(constant["mse"]) and math.isfinite(varying["mse"])
+            # started from the constant optimum, keeping the best step: never worse
+            assert varying["entropy"] <= constant["entropy"] + 1e-5
+            assert seed["frames_scored"] > 0

@@ -156,7 +156,8 @@ class FitResult:
         win_length (Tensor): ``(F or 1, T or 1)`` window lengths; ``positions`` ``(T,)``.
         spectrogram (Tensor): ``|S| ** power`` at the best parameters, ``(..., F, T)``.
         initial_loss, final_loss (float): the objective at the start and at the best step.
-        criterion (float): the criterion alone (no penalties) at the best step.
+        criterion (float): the criterion alone (no penalties) at the best step, as minimised:
+            the entropy, or the negative mean frame kurtosis for ``"kurtosis"``.
         history (list of float): the objective at every step.
         steps (int): gradient steps taken; ``best_step`` the one with the lowest objective.
         stopped (str): ``"converged"``, ``"max_steps"``, ``"interrupted"`` (Ctrl-C) or
