@@ -141,8 +141,43 @@ def test_regularisers_and_learnt_hops():
         steps=10,
         smoothness=1.0,
         coverage=1.0,
+        coverage_options={"overlap": 0.25},
         progress=True,
     )
     assert result.win_length.shape == (65, result.positions.shape[0])
     assert result.stopped in ("converged", "max_steps")
     assert torch.isfinite(result.spectrogram).all()
+
+
+def test_coverage_keeps_learnt_hops_covering_the_signal():
+    x = _signal()
+    free = fit(
+        x,
+        n_fft=128,
+        hop_length=32,
+        hop_mode="constant",
+        win_length=40.0,
+        steps=40,
+        hop_max=128.0,
+        coverage=0.0,
+        lr=0.1,
+    )
+    kept = fit(
+        x,
+        n_fft=128,
+        hop_length=32,
+        hop_mode="constant",
+        win_length=40.0,
+        steps=40,
+        hop_max=128.0,
+        coverage=100.0,
+        lr=0.1,
+    )
+
+    def uncovered(result):
+        return float(
+            losses.coverage_penalty(result.positions, result.win_length, signal_length=2000)
+        )
+
+    assert uncovered(free) > 0.0  # the criterion alone spreads the frames past the signal
+    assert uncovered(kept) == 0.0

@@ -200,6 +200,7 @@ def fit(
     power: float | None = None,
     smoothness: float = 0.0,
     coverage: float = 0.0,
+    coverage_options: dict | None = None,
     steps: int = 300,
     lr: float = 0.05,
     tol: float = 1e-5,
@@ -242,7 +243,11 @@ def fit(
             ``lam / n_fft`` and divided by the number of window lengths (so the weight depends
             neither on the scale of the lengths nor on the size of the map).
         coverage (float >= 0): weight ``mu_c`` of the coverage penalty, divided by the signal
-            length (the uncovered fraction of the signal).
+            length (the uncovered fraction of the signal). With learnt hops, a criterion that
+            rewards peaky frames (kurtosis) may stack frames at ``hop_min``: raise ``hop_min``
+            (a layer option) to keep them apart.
+        coverage_options (dict, optional): keyword options of
+            :func:`adastft.losses.coverage_penalty` (``overlap``, ``on_signal``, ``power``).
         steps (int >= 1): most gradient steps; lr (float > 0): Adam's learning rate.
         tol (float >= 0), patience (int >= 1): the stopping rule.
         progress (bool): show a progress bar (tqdm).
@@ -343,7 +348,10 @@ def fit(
             value = value + (smoothness / lam.numel()) * losses.smoothness_penalty(lam / n)
         if coverage:
             gaps = losses.coverage_penalty(
-                layer.positions, layer.win_length, signal_length=x.shape[-1]
+                layer.positions,
+                layer.win_length,
+                signal_length=x.shape[-1],
+                **(coverage_options or {}),
             )
             value = value + (coverage / x.shape[-1]) * gaps
         return value, criterion_value, spec
