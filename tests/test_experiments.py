@@ -19,6 +19,7 @@ CASES = {
         "e4.json",
         ["e4_spectrograms.png", "e4_windows.png", "e4_tracking.png", "e4_mse_vs_window.png"],
     ),
+    "e5_frequency_estimation.py": ("e5.json", ["e5_loss.png"]),
 }
 
 
@@ -59,3 +60,9 @@ def test_quick_mode(script, tmp_path):
             # started from the constant optimum, keeping the best step: never worse
             assert varying["entropy"] <= constant["entropy"] + 1e-5
             assert seed["frames_scored"] > 0
+    elif script.startswith("e5"):
+        descent, grid = summary["descent"], summary["grid"]
+        # descent lands on the grid's minimum of the training loss (grid step 8 samples)
+        assert abs(descent["win_length"] - grid["best"]) < 8.0
+        assert descent["train_mse"] <= grid["train_mse"] * 1.001
+        assert math.isfinite(descent["test_mse"])
