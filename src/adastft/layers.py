@@ -361,21 +361,8 @@ class DSTFT(nn.Module):
         length = self._check_input(x)
         positions = self.frame_positions(length)
         n_t = self.n_frames or n_frames(length, self.n_fft, self.hop_length, center=self.center)
-        canonical = _canonical(
-            x,
-            self.win_length.to(x.dtype),
-            None if positions is None else positions.to(x.dtype),
-            n_fft=self.n_fft,
-            n_frames=n_t,
-            hop=self.hop_length if positions is None else None,
-            window=self.window,
-            center=self.center,
-            pad_mode=self.pad_mode,
-            normalization=self.normalization,
-            win_max=self.win_max,
-            engine=self.engine,
-        )
-        return _apply(*canonical)
+        hop = self.hop_length if positions is None else None
+        return _apply(*_layer_canonical(self, x, self.win_length, positions, n_t, hop))
 
     def inverse(
         self,
@@ -513,20 +500,8 @@ class FrozenDSTFT(nn.Module):
                 self.hop_length, n_t, n_fft=self.n_fft, center=self.center, like=x
             )
         hop = self.hop_length if positions is None else None
-        positions = None if positions is None else positions.to(x.dtype)
-        xp, lam, starts, geom, batch_shape = _canonical(
-            x,
-            self.win_length.to(x.dtype),
-            positions,
-            n_fft=self.n_fft,
-            n_frames=n_t,
-            hop=hop,
-            window=self.window,
-            center=self.center,
-            pad_mode=self.pad_mode,
-            normalization=self.normalization,
-            win_max=self.win_max,
-            engine=self.engine,
+        xp, lam, starts, geom, batch_shape = _layer_canonical(
+            self, x, self.win_length, positions, n_t, hop
         )
         if self.mode == "direct":
             return _apply(xp, lam, starts, geom, batch_shape)
@@ -553,6 +528,24 @@ class FrozenDSTFT(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, mode={self.mode!r}, hop_length={self.hop_length}"
+
+
+def _layer_canonical(module, x: Tensor, lam: Tensor, positions, n_t: int, hop):
+    """:func:`adastft._dstft._canonical` with the options a (frozen) layer holds."""
+    return _canonical(
+        x,
+        lam.to(x.dtype),
+        None if positions is None else positions.to(x.dtype),
+        n_fft=module.n_fft,
+        n_frames=n_t,
+        hop=hop,
+        window=module.window,
+        center=module.center,
+        pad_mode=module.pad_mode,
+        normalization=module.normalization,
+        win_max=module.win_max,
+        engine=module.engine,
+    )
 
 
 def _integer_hop(positions: Tensor, layer: DSTFT) -> int | None:
