@@ -21,6 +21,7 @@ Run: ``python experiments/e6_fsdd.py [--quick] [--resume] [--out results/e6]``, 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -124,9 +125,10 @@ class DigitNet(nn.Module):
 
 def run_one(data, kind, approach, win_length, seed, args, checkpoints: Path) -> dict:
     x, y, _, indices = data
+    x, y = x.to(args.device), y.to(args.device)
     train, val, test = split(kind, indices, seed)
     seed_everything(seed)
-    model = DigitNet(win_length, learnable=approach == "learnable")
+    model = DigitNet(win_length, learnable=approach == "learnable").to(args.device)
     window = [p for n, p in model.named_parameters() if n.startswith("spectrogram.")]
     others = [p for n, p in model.named_parameters() if not n.startswith("spectrogram.")]
     groups = [{"params": others}] + ([{"params": window, "lr": WINDOW_LR}] if window else [])
@@ -172,9 +174,13 @@ def main() -> None:
     p.add_argument("--splits", nargs="+", default=["random", "official"])
     p.add_argument("--resume", action="store_true", help="go on with an interrupted sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: cpu)")
     args = p.parse_args()
-    if "RANK" in __import__("os").environ:
-        dist.init_process_group("gloo")
+    if "RANK" in os.environ:
+        cuda = args.device.startswith("cuda")
+        if cuda:  # one GPU per process
+            args.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+        dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank() if dist.is_initialized() else 0
     if args.quick:
         args.seeds, args.epochs = 1, 2
