@@ -285,10 +285,8 @@ def fit(
     # Energy normalisation: with "amplitude", shortening one frame's window scales that frame up
     # (c = 1 / (lam I1)) and the entropy of the whole plane falls by letting it dominate.
     layer_options = {"normalization": "energy", **layer_options}
-    dstft_options = {k: layer_options[k] for k in ("window", "normalization") if k in layer_options}
-    dstft_options.update(
-        {k: layer_options[k] for k in ("center", "pad_mode") if k in layer_options}
-    )
+    transform_keys = ("window", "normalization", "center", "pad_mode")
+    dstft_options = {k: layer_options[k] for k in transform_keys if k in layer_options}
 
     init: FitResult | GridResult | None = None
     if win_length is None:
