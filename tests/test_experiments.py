@@ -66,3 +66,32 @@ def test_quick_mode(script, tmp_path):
         assert abs(descent["win_length"] - grid["best"]) < 8.0
         assert descent["train_mse"] <= grid["train_mse"] * 1.001
         assert math.isfinite(descent["test_mse"])
+
+
+def test_e6_report_pairs_seeds_and_says_whether_the_gap_is_noise():
+    sys.path.insert(0, str(EXPERIMENTS))
+    from e6_report import report
+
+    def run(approach, win, seed, acc, final=None):
+        return {
+            "split": "official",
+            "approach": approach,
+            "win_length_init": win,
+            "win_length_final": final or win,
+            "seed": seed,
+            "test_acc": acc,
+            "test_loss": 1 - acc,
+            "val_acc": acc,
+        }
+
+    runs = [run("fixed", 20.0, s, 0.80 + 0.01 * s) for s in range(5)]
+    runs += [run("fixed", 10.0, s, 0.60) for s in range(5)]
+    noisy = [0.02, -0.03, 0.01, -0.01, 0.02]
+    runs += [run("learnable", 30.0, s, 0.80 + 0.01 * s + d, 25.0) for s, d in enumerate(noisy)]
+    text = report(runs)
+    assert "| fixed | 20 | 5 | 82.0 +- 1.6 % |" in text
+    assert "30 -> 25.0 +- 0.0" in text
+    assert "within seed noise" in text and "(20)" in text
+    runs = [r for r in runs if r["approach"] != "learnable"]
+    runs += [run("learnable", 30.0, s, 0.90 + 0.01 * s + d / 10) for s, d in enumerate(noisy)]
+    assert "beyond seed noise" in report(runs)
