@@ -10,6 +10,10 @@ Model selection on the validation split only; the test split is evaluated once, 
 Length policy: every recording is brought to 1 s (8000 samples): shorter ones (99 %) are
 zero-padded at the end, longer ones cut to their central second.
 
+``--beyond`` runs, with the same statistics, the learnable front ends beyond the paper: a
+learnable hop, time-varying and frequency-varying window lengths, and a learnable
+``MelSpectrogram`` (16 bands), each started from the learnable run's initial length.
+
 Every run is appended to ``OUT/fsdd.json`` (atomically) as soon as it ends, with a checkpoint
 per epoch in ``OUT/checkpoints/``: an interrupted sweep restarts where it stopped with
 ``--resume`` (finished runs are skipped, an unfinished one goes on from its last epoch).
@@ -41,6 +45,14 @@ N_FFT, HOP = 64, 16
 FIXED = (10.0, 20.0, 30.0, 40.0, 50.0)
 LEARNABLE_INIT = 30.0  # the middle of the fixed grid
 WINDOW_LR = 0.01  # Adam on the log window length (the network's weights use --lr)
+N_MELS = 16
+# Beyond the paper (--beyond): other learnable front ends, all started from LEARNABLE_INIT.
+FRONT_ENDS = {
+    "learnable-hop": dict(hop_mode="constant", hop_min=4.0, hop_max=32.0),
+    "time": dict(win_mode="time"),
+    "frequency": dict(win_mode="frequency"),
+    "mel": dict(),
+}
 
 
 def load(data: Path, subset: bool = False):
@@ -99,12 +111,27 @@ class DigitNet(nn.Module):
     40 times more here for the same number of filters.
     """
 
-    def __init__(self, win_length: float, learnable: bool, filters: int = 16, p: float = 0.3):
+    def __init__(self, win_length: float, approach: str, filters: int = 16, p: float = 0.3):
         super().__init__()
-        self.spectrogram = ad.Spectrogram(
-            N_FFT, win_length, HOP, power=1.0, learn_win=learnable, win_min=2.0
-        )
-        bins = N_FFT // 2 + 1
+        options = dict(learn_win=approach != "fixed", win_min=2.0, **FRONT_ENDS.get(approach, {}))
+        if approach == "mel":
+            self.spectrogram = ad.MelSpectrogram(
+                SAMPLE_RATE,
+                N_FFT,
+                win_length,
+                HOP,
+                n_mels=N_MELS,
+                power=1.0,
+                pad_mode="constant",
+                normalization="amplitude",
+                **options,
+            )
+            bins = N_MELS
+        else:
+            self.spectrogram = ad.Spectrogram(
+                N_FFT, win_length, HOP, power=1.0, signal_length=LENGTH, **options
+            )
+            bins = N_FFT // 2 + 1
         self.norm = nn.BatchNorm1d(bins)
         self.features = nn.Sequential(
             separable(bins, filters),
@@ -120,7 +147,8 @@ class DigitNet(nn.Module):
 
     @property
     def win_length(self) -> float:
-        return float(self.spectrogram.dstft.win_length.detach())
+        """The (mean) learnt window length."""
+        return float(self.spectrogram.dstft.win_length.detach().mean())
 
 
 def run_one(data, kind, approach, win_length, seed, args, checkpoints: Path) -> dict:
@@ -128,7 +156,7 @@ def run_one(data, kind, approach, win_length, seed, args, checkpoints: Path) -> 
     x, y = x.to(args.device), y.to(args.device)
     train, val, test = split(kind, indices, seed)
     seed_everything(seed)
-    model = DigitNet(win_length, learnable=approach == "learnable").to(args.device)
+    model = DigitNet(win_length, approach).to(args.device)
     window = [p for n, p in model.named_parameters() if n.startswith("spectrogram.")]
     others = [p for n, p in model.named_parameters() if not n.startswith("spectrogram.")]
     groups = [{"params": others}] + ([{"params": window, "lr": WINDOW_LR}] if window else [])
@@ -174,6 +202,11 @@ def main() -> None:
     p.add_argument("--splits", nargs="+", default=["random", "official"])
     p.add_argument("--resume", action="store_true", help="go on with an interrupted sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--beyond",
+        action="store_true",
+        help="the other learnable front ends: hop, time, frequency, mel",
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: cpu)")
     args = p.parse_args()
     if "RANK" in os.environ:
@@ -193,6 +226,8 @@ def main() -> None:
     configs = [("fixed", w) for w in FIXED] + [("learnable", LEARNABLE_INIT)]
     if args.quick:
         configs = [("fixed", 20.0), ("learnable", LEARNABLE_INIT)]
+    if args.beyond:
+        configs = [(name, LEARNABLE_INIT) for name in FRONT_ENDS]
     start = time.perf_counter()
     for kind in args.splits:
         for seed in range(args.seeds):
