@@ -151,28 +151,17 @@ def test_regularisers_and_learnt_hops():
 
 def test_coverage_keeps_learnt_hops_covering_the_signal():
     x = _signal()
-    free = fit(
-        x,
+    options = dict(
         n_fft=128,
         hop_length=32,
         hop_mode="constant",
         win_length=40.0,
         steps=40,
         hop_max=128.0,
-        coverage=0.0,
         lr=0.1,
     )
-    kept = fit(
-        x,
-        n_fft=128,
-        hop_length=32,
-        hop_mode="constant",
-        win_length=40.0,
-        steps=40,
-        hop_max=128.0,
-        coverage=100.0,
-        lr=0.1,
-    )
+    free = fit(x, coverage=0.0, **options)
+    kept = fit(x, coverage=100.0, **options)
 
     def uncovered(result):
         return float(
