@@ -150,6 +150,17 @@ class DigitNet(nn.Module):
         """The (mean) learnt window length."""
         return float(self.spectrogram.dstft.win_length.detach().mean())
 
+    def front_end(self) -> dict:
+        """What the front end learnt: the window lengths' spread and the (mean) hop."""
+        dstft = self.spectrogram.dstft
+        lam = dstft.win_length.detach()
+        hop = dstft.hop_lengths.detach().mean() if dstft.hop_mode != "fixed" else HOP
+        return {
+            "win_length_min": float(lam.min()),
+            "win_length_max": float(lam.max()),
+            "hop_final": float(hop),
+        }
+
 
 def run_one(data, kind, approach, win_length, seed, args, checkpoints: Path) -> dict:
     x, y, _, indices = data
@@ -180,6 +191,7 @@ def run_one(data, kind, approach, win_length, seed, args, checkpoints: Path) -> 
         "approach": approach,
         "win_length_init": win_length,
         "win_length_final": model.win_length,
+        **model.front_end(),
         "seed": seed,
         "test_acc": test_acc,
         "test_loss": test_loss,

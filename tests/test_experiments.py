@@ -94,4 +94,58 @@ def test_e6_report_pairs_seeds_and_says_whether_the_gap_is_noise():
     assert "within seed noise" in text and "(20)" in text
     runs = [r for r in runs if r["approach"] != "learnable"]
     runs += [run("learnable", 30.0, s, 0.90 + 0.01 * s + d / 10) for s, d in enumerate(noisy)]
-    assert "beyond seed noise" in report(runs)
+    text = report(runs)
+    assert "beyond seed noise" in text
+    assert "- learnable minus the best fixed length by validation (20)" in text
+    # a --beyond front end is compared with the best fixed length and with learnable
+    beyond = [run("time", 30.0, s, 0.90 + 0.01 * s, 33.0) for s in range(5)]
+    for r in beyond:
+        r.update(win_length_min=20.0, win_length_max=45.0)
+    text = report(runs + beyond)
+    assert "| time | 30 -> 33.0 +- 0.0 (range 20.0-45.0) | 5 |" in text
+    assert "- time minus the best fixed length by validation (20)" in text
+    assert "- time minus learnable, paired by seed: -0.0 +- 0.2 points" in text
+
+
+FSDD = EXPERIMENTS.parents[1] / "shared" / "data" / "fsdd" / "recordings"
+RUN_KEYS = {
+    "split": str,
+    "approach": str,
+    "win_length_init": float,
+    "win_length_final": float,
+    "seed": int,
+    "test_acc": float,
+    "test_loss": float,
+    "val_acc": float,
+    "epochs": int,
+    "seconds": float,
+}
+
+
+@pytest.mark.skipif(not FSDD.is_dir(), reason=f"the FSDD recordings are not at {FSDD}")
+@pytest.mark.parametrize("beyond", [False, True], ids=["paper", "beyond"])
+def test_e6_quick_mode_trains_every_front_end_and_records_the_runs(beyond, tmp_path):
+    command = [sys.executable, str(EXPERIMENTS / "e6_fsdd.py"), "--quick", "--quiet"]
+    command += ["--out", str(tmp_path), "--data", str(FSDD)]
+    if beyond:
+        command += ["--beyond", "--splits", "official"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "fsdd.json").read_text())
+    assert record["settings"]["quick"] is True
+    runs = record["runs"]
+    expected = {"learnable-hop", "time", "frequency", "mel"} if beyond else {"fixed", "learnable"}
+    assert {r["approach"] for r in runs} == expected
+    assert len(runs) == len(expected) * (1 if beyond else 2)  # one seed per split
+    for run in runs:
+        for key, kind in RUN_KEYS.items():
+            assert isinstance(run[key], kind), (key, run[key])
+        assert 0.0 <= run["test_acc"] <= 1.0 and math.isfinite(run["test_loss"])
+        assert run["epochs"] == 2 and not run["interrupted"]
+        moved = abs(run["win_length_final"] - run["win_length_init"]) > 1e-3
+        assert moved == (run["approach"] != "fixed")  # only learnt lengths move
+        if run["approach"] in ("time", "frequency"):
+            assert run["win_length_max"] > run["win_length_min"]  # the map varies
+        if run["approach"] == "learnable-hop":
+            assert run["hop_final"] != 16.0
+    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == len(runs)
