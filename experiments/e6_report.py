@@ -7,7 +7,7 @@ length (chosen on validation accuracy, never on test) and against the learnable 
 window: the difference of test accuracy per seed (same seed = same split and initialisation),
 its mean, standard deviation and a paired t statistic, to say whether it is within seed noise.
 
-Run: ``python experiments/e6_report.py [results/e6/fsdd.json]`` (prints Markdown).
+Run: ``python experiments/e6_report.py [results/fsdd.json]`` (prints Markdown).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def report(runs: list[dict]) -> str:
 
 
 def main() -> None:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "results/e6/fsdd.json")
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "results/fsdd.json")
     print(report(json.loads(path.read_text())["runs"]))
 
 

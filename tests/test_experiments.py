@@ -148,4 +148,4 @@ def test_e6_quick_mode_trains_every_front_end_and_records_the_runs(beyond, tmp_p
             assert run["win_length_max"] > run["win_length_min"]  # the map varies
         if run["approach"] == "learnable-hop":
             assert run["hop_final"] != 16.0
-    assert len(list((tmp_path / "checkpoints").glob("*.pt"))) == len(runs)
+    assert len(list((tmp_path / "fsdd_checkpoints").glob("*.pt"))) == len(runs)
