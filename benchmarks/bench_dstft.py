@@ -38,6 +38,9 @@ DTYPE = torch.float32
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 SYSTEMS_FT = ("torch.stft", "adastft", "dstft")  # constant and time-varying modes
+# Time-varying windows: engine="compiled" also fuses the FFT path's window evaluation (opt-in;
+# the default stays eager there), so it is measured as a system of its own.
+SYSTEMS_TIME_ENGINES = ("torch.stft", "adastft", "adastft-compiled", "dstft")
 # Time-frequency mode (torch.stft cannot do it): adastft's direct sum has two engines,
 # engine="eager" (chunked matrix products) and engine="compiled" (torch.compile'd fused
 # sums); both are measured, and "adastft" (the default, engine="auto") is whichever of the
@@ -361,6 +364,8 @@ def run_timing(
     rows = []
     for mode in ("constant", "time", "time-frequency"):
         systems = tf_systems(missing) if mode == "time-frequency" else SYSTEMS_FT
+        if mode == "time" and not missing and adastft_has_engine():
+            systems = SYSTEMS_TIME_ENGINES
         for case in cases[mode]:
             batch, length, n_fft, hop = case[:4]
             win_init = case[4] if mode == "time-frequency" else ft_win_init(n_fft)
@@ -456,6 +461,8 @@ def ratios(row: dict) -> dict:
     if ref:
         if ours:
             out["adastft/torch.stft"] = ours / ref
+        if row["mode"] != "time-frequency" and (compiled := _median(row, "adastft-compiled")):
+            out["adastft-compiled/torch.stft"] = compiled / ref
         if theirs:
             out["dstft/torch.stft"] = theirs / ref
     if ours and theirs:
@@ -790,20 +797,26 @@ def to_markdown(report: dict) -> str:
             continue
         lines += [f"#### {titles[mode]}", ""]
         if mode != "time-frequency":
+            compiled = any("adastft-compiled" in r["results"] for r in rows)
+            extra = ' | adastft, engine="compiled", ms (IQR)' if compiled else ""
+            extra_ratio = ' | adastft engine="compiled" / torch.stft' if compiled else ""
             lines += [
-                "| B | L | N | hop | T | torch.stft, ms (IQR) | adastft, ms (IQR) "
-                "| dstft 3.0.0, ms (IQR) "
-                "| adastft / torch.stft | dstft / torch.stft |",
-                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                "| B | L | N | hop | T | torch.stft, ms (IQR) | adastft, ms (IQR)"
+                + extra
+                + " | dstft 3.0.0, ms (IQR) | adastft / torch.stft"
+                + extra_ratio
+                + " | dstft / torch.stft |",
+                "|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * (5 if compiled else 3),
             ]
             for r in rows:
                 res, q = r["results"], r["ratios"]
-                lines.append(
-                    f"| {r['B']} | {r['L']} | {r['N']} | {r['hop']} | {r['T']} "
-                    f"| {_fmt_ms(res.get('torch.stft'))} | {_fmt_ms(res.get('adastft'))} "
-                    f"| {_fmt_ms(res.get('dstft'))} | {_fmt_x(q.get('adastft/torch.stft'))} "
-                    f"| {_fmt_x(q.get('dstft/torch.stft'))} |"
-                )
+                cells = [r["B"], r["L"], r["N"], r["hop"], r["T"]]
+                cells += [_fmt_ms(res.get("torch.stft")), _fmt_ms(res.get("adastft"))]
+                cells += [_fmt_ms(res.get("adastft-compiled"))] if compiled else []
+                cells += [_fmt_ms(res.get("dstft")), _fmt_x(q.get("adastft/torch.stft"))]
+                cells += [_fmt_x(q.get("adastft-compiled/torch.stft"))] if compiled else []
+                cells += [_fmt_x(q.get("dstft/torch.stft"))]
+                lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         else:
             lines += [
                 "| B | L | N | hop | F × T | win_length init "

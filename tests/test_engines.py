@@ -169,3 +169,107 @@ def test_gradcheck_direct_path_on_a_cut_support(grid):
         return torch.view_as_real(ad.dstft(x, lam, n_fft=N_FFT, engine="eager", **options))
 
     assert torch.autograd.gradcheck(fn, inputs, fast_mode=True)
+
+
+# The FFT path (window lengths that do not depend on frequency): engine="compiled" fuses the
+# window evaluation with the frames' products, forward and backward.
+
+
+def _fft_case(kind: str, seed: int = 1):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, 200, dtype=torch.float64, generator=gen)
+    if kind == "time, integer hop":
+        return x, 3.0 + 25.0 * torch.rand(1, 13, dtype=torch.float64, generator=gen), 16, None
+    if kind == "per example":
+        return x, 3.0 + 25.0 * torch.rand(3, 1, 13, dtype=torch.float64, generator=gen), 16, None
+    positions = torch.sort(torch.rand(11, dtype=torch.float64, generator=gen) * 210 - 5).values
+    return x, torch.full((1, 1), 17.3, dtype=torch.float64), None, positions
+
+
+def _fft_grads(engine, x, lam, hop, positions, normalization):
+    leaves = [x.clone().requires_grad_(), lam.clone().requires_grad_()]
+    if positions is not None:
+        leaves.append(positions.clone().requires_grad_())
+    kw = {"hop_length": hop} if positions is None else {"positions": leaves[2]}
+    spec = ad.dstft(
+        leaves[0], leaves[1], n_fft=N_FFT, normalization=normalization, engine=engine, **kw
+    )
+    weight = torch.randn(spec.shape, dtype=spec.dtype, generator=torch.Generator().manual_seed(4))
+    loss = (spec * weight.conj()).real.sum()
+    return (spec.detach(), *torch.autograd.grad(loss, leaves))
+
+
+FFT_KINDS = ["time, integer hop", "per example", "constant, fractional positions"]
+
+
+@pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
+@pytest.mark.parametrize(
+    "kind, normalization", list(zip(FFT_KINDS, ["energy", None, "amplitude"], strict=True))
+)
+def test_compiled_fft_path_equals_reference_and_eager(kind, normalization, monkeypatch):
+    results = []
+    call = _fused.call
+
+    def spy(name, *args):
+        out = call(name, *args)
+        results.append((name, out is not None))
+        return out
+
+    monkeypatch.setattr(_fused, "call", spy)
+    x, lam, hop, positions = _fft_case(kind)
+    compiled = _fft_grads("compiled", x, lam, hop, positions, normalization)
+    # the compiled code ran, forward and backward (no silent fallback to eager)
+    assert results == [("windowed_frames", True), ("window_gradients", True)], results
+    eager = _fft_grads("eager", x, lam, hop, positions, normalization)
+    assert len(results) == 2  # the eager engine calls no fused code
+    options = {"hop_length": hop} if positions is None else {"positions": positions.numpy()}
+    expected = dstft_reference(
+        x.numpy(), lam.numpy(), n_fft=N_FFT, normalization=normalization, **options
+    )
+    assert_close_to_reference(compiled[0], expected)
+    for got, want in zip(compiled, eager, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
+def test_gradcheck_compiled_fft_path():
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 60, dtype=torch.float64, generator=gen).requires_grad_()
+    lam = (4.0 + 20.0 * torch.rand(1, 9, dtype=torch.float64, generator=gen)).requires_grad_()
+    positions = torch.linspace(-2.7, 61.1, 9, dtype=torch.float64).requires_grad_()
+
+    def fn(x, lam, positions):
+        return ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled")
+
+    assert torch.autograd.gradcheck(fn, (x, lam, positions))
+
+
+def test_compiled_fft_path_keeps_a_constant_window_on_the_grid_eager(monkeypatch):
+    """N window values: a compiled call would cost more than it saves."""
+    monkeypatch.setattr(_fused, "call", lambda name, *args: pytest.fail(f"{name} was called"))
+    x = torch.randn(2, 200, dtype=torch.float64)
+    lam = torch.full((1, 1), 20.0, dtype=torch.float64, requires_grad=True)
+    ad.dstft(x, lam, n_fft=N_FFT, hop_length=16, engine="compiled").abs().sum().backward()
+    assert lam.grad is not None
+
+
+@pytest.mark.parametrize("failure", ["no compiler", "past the recompile limit"])
+def test_compiled_fft_path_falls_back_to_eager(failure, monkeypatch):
+    # per-example windows are not kept by the forward: the backward tries the fused code too
+    x, lam, hop, positions = _fft_case("per example")
+    expected = _fft_grads("eager", x, lam, hop, positions, "amplitude")
+    monkeypatch.setattr(_fused, "_BROKEN", [])
+    if failure == "no compiler":
+
+        def broken(name):
+            raise RuntimeError("no compiler")
+
+        monkeypatch.setattr(_fused, "_compiled", broken)
+        with pytest.warns(RuntimeWarning, match="torch.compile failed"):
+            got = _fft_grads("compiled", x, lam, hop, positions, "amplitude")
+    else:  # torch.compile runs the plain function: the fused code refuses, eager takes over
+        monkeypatch.setattr(_fused, "_compiled", lambda name: getattr(_fused, name))
+        got = _fft_grads("compiled", x, lam, hop, positions, "amplitude")
+        assert not _fused._BROKEN
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)

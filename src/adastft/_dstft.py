@@ -55,7 +55,7 @@ class _DSTFTFunction(torch.autograd.Function):
         # backward; per-example windows are as large as the frames and are recomputed.
         need_params = lam.requires_grad or (starts is not None and starts.requires_grad)
         spec, terms = K.fft_forward(frames, lam, geom, derivatives=need_params)
-        ctx.keep_windows = terms[0].shape[0] == 1
+        ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
         kept = [t for t in terms if t is not None] if ctx.keep_windows else []
         ctx.save_for_backward(xp, lam, starts, spec, *kept)
         return spec
@@ -337,8 +337,12 @@ def dstft(
             shape), or ``"auto"`` (default): ``"compiled"`` when ``B F T N >= 2**18`` and a
             compiler is available, else ``"eager"`` (always ``"eager"`` for ``(F, 1)`` window
             lengths on an integer hop, where one kernel serves every frame, and inside a
-            model being compiled, whose compilation fuses the eager sums). Falls back to
-            eager, with a warning, if compilation fails. Results agree to rounding.
+            model being compiled, whose compilation fuses the eager sums). For window
+            lengths that do not depend on frequency (the FFT path), ``"compiled"`` also fuses
+            the evaluation of per-frame, per-example or fractionally placed windows with the
+            frames' products, forward and backward (``"auto"`` keeps that path eager: the
+            compilation, seconds per shape, pays off over thousands of steps only). Falls back
+            to eager, with a warning, if compilation fails. Results agree to rounding.
 
     Returns:
         Tensor: complex ``(..., F, T)``, complex64 for float32 input, complex128 for float64.

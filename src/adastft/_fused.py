@@ -106,6 +106,27 @@ def frame_sums(
     return (w * proj).sum(1)
 
 
+def windowed_frames(
+    window: Window, normalization: str | None, values: Tensor, lam: Tensor, u: Tensor
+) -> Tensor:
+    """FFT path: the windowed frames ``x[b, n, m] w_lam[n](u)``, ``(B, T, N)``, in one pass.
+
+    ``lam`` ``(Bl, 1, Tl)`` (window lengths that do not depend on frequency), ``u`` ``(Bu, Tu,
+    N)``. Eagerly, evaluating ``w_lam`` costs about a dozen passes over ``(T, N)`` tensors.
+    """
+    _compiled_only()
+    w, _, _ = window.contracted(lam[:, 0, :, None], u, normalization)
+    return values * w
+
+
+def window_gradients(window, normalization, g_y2, values, lam, u, needs, edges):
+    """FFT path: :func:`adastft._kernels.window_gradients`, with the window recomputed inside."""
+    _compiled_only()
+    from ._kernels import window_gradients as gradients
+
+    return gradients(window, normalization, g_y2, values, lam, u, needs, edges)
+
+
 _BROKEN: list[str] = []  # why compilation failed in this process, if it did
 
 

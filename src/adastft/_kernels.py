@@ -14,8 +14,10 @@ SPEC.md's sum becomes, with ``u = m + delta_n - N/2`` (distance to the centre)::
     S[k, n] = exp(-2 pi i k delta_n / N) * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)
 
 When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed frame (the FFT
-path, O(T N log N)); otherwise it is evaluated directly (paper Sec. V-B), over the ``S <= N``
-samples that the longest window reaches (:func:`support`): in chunks of frequency bins with
+path, O(T N log N); with engine "compiled", windows of many values are evaluated inside fused
+kernels, :func:`adastft._fused.windowed_frames` and :func:`window_gradients`); otherwise it
+is evaluated directly (paper Sec. V-B), over the ``S <= N`` samples that the longest window
+reaches (:func:`support`): in chunks of frequency bins with
 matrix products (engine "eager") or as sums fused by ``torch.compile`` (engine "compiled",
 :mod:`adastft._fused`). No ``(B, F, T, N)`` tensor ever exists.
 
@@ -55,7 +57,7 @@ class Geometry:
     normalization: str | None
     hop: int | None  # integer-grid hop when ``starts`` is None
     max_working_memory: int
-    engine: str = "eager"  # direct path: "eager" (chunked matmuls) or "compiled" (fused sums)
+    engine: str = "eager"  # "eager", or "compiled" (fused sums; fused windows on the FFT path)
     support: tuple[int, int] | None = None  # direct path: the frame samples m in [lo, hi) used
 
     @property
@@ -182,11 +184,32 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool =
     Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
     (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
     """
-    terms = fft_window(lam, frames, geom, derivatives)
-    spec = torch.fft.rfft(frames.values * terms[0], dim=-1).transpose(1, 2)
+    windowed = None
+    if _fuse_window(lam, frames, geom):
+        windowed = _fused.call(
+            "windowed_frames", geom.window, geom.normalization, frames.values, lam, frames.u
+        )
+    if windowed is None:
+        terms = fft_window(lam, frames, geom, derivatives)
+        windowed = frames.values * terms[0]
+    else:  # fused: the backward recomputes the window, fused with its own products
+        terms = (None, None, None)
+    spec = torch.fft.rfft(windowed, dim=-1).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
     return spec, terms
+
+
+def _fuse_window(lam: Tensor, frames: Frames, geom: Geometry) -> bool:
+    """Whether the compiled engine fuses the window into the FFT path's elementwise work.
+
+    Only windows of many values are worth it: one per frame (``Tl > 1``), per example, or at
+    fractional positions (``u`` per frame). A constant window on the integer grid is ``N``
+    values, cheaper to evaluate eagerly than to call a compiled kernel for.
+    """
+    return geom.engine == "compiled" and (
+        lam.shape[0] > 1 or lam.shape[-1] > 1 or frames.u.shape[1] > 1
+    )
 
 
 def fft_backward(
@@ -209,22 +232,63 @@ def fft_backward(
     Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
     shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
     """
-    need_x, need_lam, need_starts = needs
     g = grad.transpose(1, 2)  # (B, T, F)
     if frames.delta is not None:
         g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
-    else:
+    if terms is None and _fuse_window(lam, frames, geom):
+        # Bins 0 and N/2 are added once more inside the fused kernel (their real parts times
+        # 1 and (-1)^m), instead of copying G to double them before the transform.
+        g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")
+        edges = (g[..., :: geom.n_bins - 1].real, _alternating(geom.n_fft, g_y.dtype, g_y.device))
+        args = (geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, edges)
+        fused = _fused.call("window_gradients", *args)
+        return fused if fused is not None else window_gradients(*args)
+    if frames.delta is None:
         g = g.clone()
     g[..., :: geom.n_bins - 1] *= 2  # bins 0 and N/2
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
+    return window_gradients(
+        geom.window, geom.normalization, g_y2, frames.values, lam, frames.u, needs, None, terms
+    )
+
+
+@_cached
+def _alternating(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(-1)^m`` for ``m`` in ``[0, N)``: bin ``N/2`` of an inverse DFT."""
+    return 1.0 - 2.0 * (torch.arange(n, device=device) % 2).to(dtype)
+
+
+def window_gradients(
+    window: Window,
+    normalization: str | None,
+    g_y2: Tensor,
+    values: Tensor,
+    lam: Tensor,
+    u: Tensor,
+    needs: tuple,
+    edges: tuple | None = None,
+    terms: tuple | None = None,
+):
+    """From ``2 g_y`` ``(B, T, N)`` to the gradients of the frames, ``lam`` and the starts.
+
+    ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
+    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``.
+    ``edges = (E, (-1)^m)``: ``g_y2`` is the inverse transform with bins 0 and N/2 counted once;
+    their real parts ``E`` ``(B, T, 2)`` are added here a second time.
+    ``terms``: the windows ``(w, dw_dlam, dw_du)`` if kept by the forward, else recomputed.
+    Elementwise products and sums only: :mod:`adastft._fused` compiles this very function.
+    """
+    need_x, need_lam, need_starts = needs
+    if edges is not None:
+        g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
     if terms is None:
-        terms = fft_window(lam, frames, geom, derivatives=need_lam or need_starts)
+        terms = window.contracted(lam[:, 0, :, None], u, normalization, need_lam or need_starts)
     w, dw_dlam, dw_du = terms
     grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
         # Gradient of each window sample, summed over what the window does not depend on.
-        g_w = reduce_to(g_y2 * frames.values, w.shape)
+        g_w = reduce_to(g_y2 * values, w.shape)
         if need_lam:
             grad_lam = 0.5 * (g_w * dw_dlam).sum(-1)
         if need_starts:
