@@ -12,6 +12,21 @@ from adastft import _dstft, _fused, _kernels
 N_FFT = 32
 
 
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """The list of ``(name, compiled code ran)`` of every fused call made during the test."""
+    results = []
+    call = _fused.call
+
+    def spy(name, *args):
+        out = call(name, *args)
+        results.append((name, out is not None))
+        return out
+
+    monkeypatch.setattr(_fused, "call", spy)
+    return results
+
+
 def _case(batch_lam: bool, batch: int = 2, seed: int = 0):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, 150, dtype=torch.float64, generator=gen)
@@ -129,17 +144,9 @@ def test_fused_sums_never_run_uncompiled(monkeypatch):
 
 
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
-def test_compiled_engine_runs_compiled_code(monkeypatch):
+def test_compiled_engine_runs_compiled_code(fused_calls):
     """The compiled engine must not quietly fall back to eager: every fused call returns."""
-    results = []
-    call = _fused.call
-
-    def spy(name, *args):
-        out = call(name, *args)
-        results.append((name, out is not None))
-        return out
-
-    monkeypatch.setattr(_fused, "call", spy)
+    results = fused_calls
     x, lam, positions = _case(False)
     lam.requires_grad_()
     ad.dstft(x, lam, n_fft=N_FFT, positions=positions, engine="compiled").abs().sum().backward()
@@ -206,16 +213,8 @@ FFT_KINDS = ["time, integer hop", "per example", "constant, fractional positions
 @pytest.mark.parametrize(
     "kind, normalization", list(zip(FFT_KINDS, ["energy", None, "amplitude"], strict=True))
 )
-def test_compiled_fft_path_equals_reference_and_eager(kind, normalization, monkeypatch):
-    results = []
-    call = _fused.call
-
-    def spy(name, *args):
-        out = call(name, *args)
-        results.append((name, out is not None))
-        return out
-
-    monkeypatch.setattr(_fused, "call", spy)
+def test_compiled_fft_path_equals_reference_and_eager(kind, normalization, fused_calls):
+    results = fused_calls
     x, lam, hop, positions = _fft_case(kind)
     compiled = _fft_grads("compiled", x, lam, hop, positions, normalization)
     # the compiled code ran, forward and backward (no silent fallback to eager)
