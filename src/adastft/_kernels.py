@@ -17,9 +17,9 @@ When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed fra
 path, O(T N log N); with engine "compiled", windows of many values are evaluated inside fused
 kernels, :func:`adastft._fused.windowed_frames` and :func:`window_gradients`); otherwise it
 is evaluated directly (paper Sec. V-B), over the ``S <= N`` samples that the longest window
-reaches (:func:`support`): in chunks of frequency bins with
-matrix products (engine "eager") or as sums fused by ``torch.compile`` (engine "compiled",
-:mod:`adastft._fused`). No ``(B, F, T, N)`` tensor ever exists.
+reaches (:func:`support`): in chunks of frequency bins with matrix products (engine "eager")
+or as sums fused by ``torch.compile`` (engine "compiled", :mod:`adastft._fused`). No
+``(B, F, T, N)`` tensor ever exists.
 
 Gradients (paper Sec. IV, Eqs. 9-24) are the inner products of the incoming gradient ``G`` with
 DSTFTs whose window is ``d w_lam / d lam`` or ``-d w_lam / d u`` (plus, for positions, the phase
