@@ -85,10 +85,14 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     n, t = geom.n_fft, geom.n_frames
     lo, hi = geom.support or (0, n)
     batch, length = xp.shape
-    offsets = _offsets(n, xp.dtype, xp.device)[lo:hi]
+    offsets = _offsets(n, xp.dtype, xp.device)
+    if hi - lo != n:
+        offsets = offsets[lo:hi]
     if starts is None:
         # The integer grid of T = 1 + (Lp - N) // hop frames lies inside xp: a strided view.
-        values = xp.unfold(-1, n, geom.hop)[:, :t, lo:hi]
+        values = xp.unfold(-1, n, geom.hop)
+        if values.shape[1] != t or hi - lo != n:
+            values = values[:, :t, lo:hi]
         return Frames(values, offsets.view(1, 1, -1), None, None, lo)
     first = torch.ceil(starts)
     delta = first - starts
@@ -243,13 +247,19 @@ def fft_backward(
         args = (geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    if frames.delta is None:
-        g = g.clone()
-    g[..., :: geom.n_bins - 1] *= 2  # bins 0 and N/2
+    g = g * _edge_weights(geom.n_bins, g.real.dtype, g.device)  # bins 0 and N/2 doubled
     g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
     return window_gradients(
         geom.window, geom.normalization, g_y2, frames.values, lam, frames.u, needs, None, terms
     )
+
+
+@_cached
+def _edge_weights(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(2, 1, ..., 1, 2)`` ``(F,)``: bins 0 and N/2 twice, as ``irfft`` counts the others."""
+    weights = torch.ones(n_bins, dtype=dtype, device=device)
+    weights[:: n_bins - 1] = 2.0
+    return weights
 
 
 @_cached
