@@ -379,9 +379,11 @@ def test_to_dtype():
 
 
 class _TinyModel(torch.nn.Module):
-    def __init__(self, win_mode: str, hop_mode: str):
+    def __init__(self, win_mode: str, hop_mode: str, engine: str = "auto"):
         super().__init__()
-        self.dstft = DSTFT(N, 40.0, 16, win_mode=win_mode, hop_mode=hop_mode, signal_length=L)
+        self.dstft = DSTFT(
+            N, 40.0, 16, win_mode=win_mode, hop_mode=hop_mode, signal_length=L, engine=engine
+        )
         self.head = torch.nn.Linear(F, 2)
 
     def forward(self, x):
@@ -390,11 +392,19 @@ class _TinyModel(torch.nn.Module):
 
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
 @pytest.mark.parametrize(
-    ("win_mode", "hop_mode"), [("constant", "fixed"), ("time", "time"), ("frequency", "constant")]
+    ("win_mode", "hop_mode", "engine"),
+    [
+        ("constant", "fixed", "auto"),
+        ("time", "time", "auto"),
+        ("frequency", "constant", "auto"),
+        # an explicit compiled engine defers to the outer compilation instead of nesting one
+        ("time", "fixed", "compiled"),
+        ("frequency", "constant", "compiled"),
+    ],
 )
-def test_compile_has_no_graph_breaks_and_matches_eager(win_mode, hop_mode):
+def test_compile_has_no_graph_breaks_and_matches_eager(win_mode, hop_mode, engine):
     torch._dynamo.reset()
-    model = _TinyModel(win_mode, hop_mode)
+    model = _TinyModel(win_mode, hop_mode, engine)
     x = torch.randn(2, L)
     explanation = torch._dynamo.explain(model)(x)
     assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -341,8 +341,10 @@ def dstft(
             lengths that do not depend on frequency (the FFT path), ``"compiled"`` also fuses
             the evaluation of per-frame, per-example or fractionally placed windows with the
             frames' products, forward and backward (``"auto"`` keeps that path eager: the
-            compilation, seconds per shape, pays off over thousands of steps only). Falls back
-            to eager, with a warning, if compilation fails. Results agree to rounding.
+            compilation, seconds per shape, pays off over thousands of steps only). Inside a
+            model being compiled, ``"compiled"`` runs the eager code for the outer compilation
+            to fuse. Falls back to eager, with a warning, if compilation fails. Results agree
+            to rounding.
 
     Returns:
         Tensor: complex ``(..., F, T)``, complex64 for float32 input, complex128 for float64.

@@ -159,10 +159,11 @@ def call(name: str, *args):
     """Run the compiled version of the function ``name``; ``None`` means: use the eager path.
 
     That happens after a failure to compile (no C++ compiler, unsupported platform; reported once
-    with a warning, for the rest of the process) and when torch.compile would run a fused sum
-    uncompiled (past its recompile limit).
+    with a warning, for the rest of the process), when torch.compile would run a fused sum
+    uncompiled (past its recompile limit), and inside a model that is itself being compiled
+    (its compilation fuses the eager code; a nested compilation would break its graph).
     """
-    if _BROKEN:
+    if _BROKEN or torch.compiler.is_compiling():
         return None
     try:
         return _compiled(name)(*args)
