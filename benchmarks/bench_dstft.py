@@ -22,6 +22,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,6 @@ from pathlib import Path
 
 import peak_memory
 import torch
-import torch.utils.benchmark as tbench
 
 NUM_THREADS = 2
 DTYPE = torch.float32
@@ -275,36 +275,60 @@ def wait_for_idle_cpu(max_wait: float, threshold: float = 0.05, log=None) -> Non
             warned = True
 
 
-def time_step(step: Callable[[], None], min_run_time: float, max_case_time: float) -> dict:
-    """Median time of one step with torch.utils.benchmark, after two warm-up calls.
+def time_interleaved(
+    steps: dict[str, Callable[[], None]], min_run_time: float, max_case_time: float
+) -> dict[str, dict]:
+    """Median time of one step of each system, the systems' blocks of steps interleaved.
 
-    The first call pays the one-time costs (allocations, caches, torch.compile); it is
-    reported separately as first_call_ms. Slow steps get at least about 3 timed runs
-    (min_run_time is raised to 3x the second warm-up), but never more than max_case_time
-    seconds of timed runs.
+    A fresh process on this machine lands in one of several speed modes (the same torch.stft
+    step measures 0.58 or 0.79 ms from one process to the next), so systems timed in separate
+    processes compare modes as much as code. Here every system runs in the same process, in
+    rounds: each round times one block of ``number`` steps of every system (the order rotates
+    from round to round), and a system's time is the median over rounds of its block time per
+    step. Two warm-up calls come first; the first pays the one-time costs (allocations,
+    torch.compile) and is reported as first_call_ms.
+
+    Rounds: enough for ``min_run_time`` seconds of the slowest step (at least 5, at most 200),
+    but no more than ``max_case_time`` seconds of it; a faster system's block is as many steps
+    as fill ``min_run_time / rounds`` seconds.
     """
-    t0 = time.perf_counter()
-    step()
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    step()
-    warm = time.perf_counter() - t0
-    run_time = min(max(min_run_time, 3.0 * warm), max(max_case_time, warm))
-    timer = tbench.Timer(stmt="step()", globals={"step": step}, num_threads=NUM_THREADS)
-    m = timer.blocked_autorange(min_run_time=run_time)
-    return {
-        "median_ms": m.median * 1e3,
-        "iqr_ms": m.iqr * 1e3,
-        "mean_ms": m.mean * 1e3,
-        "runs": len(m.times),
-        "iterations_per_run": m.number_per_run,
-        "first_call_ms": first * 1e3,
-        "warmup_ms": warm * 1e3,
-    }
+    out: dict[str, dict] = {}
+    warm: dict[str, float] = {}
+    for name, step in steps.items():
+        t0 = time.perf_counter()
+        step()
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        step()
+        warm[name] = time.perf_counter() - t0
+        out[name] = {"first_call_ms": first * 1e3, "warmup_ms": warm[name] * 1e3}
+    slowest = max(warm.values())
+    rounds = min(200, max(5, math.ceil(min_run_time / slowest)))
+    rounds = min(rounds, max(5, math.floor(max_case_time / slowest)))
+    number = {name: max(1, round(min_run_time / rounds / t)) for name, t in warm.items()}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            step, n = steps[name], number[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            times[name].append((time.perf_counter() - t0) / n)
+    for name, values in times.items():
+        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        out[name].update(
+            median_ms=median * 1e3,
+            iqr_ms=(q3 - q1) * 1e3,
+            mean_ms=statistics.fmean(values) * 1e3,
+            runs=rounds,
+            iterations_per_run=number[name],
+        )
+    return out
 
 
 def timing_child(
-    system: str,
+    systems: list[str],
     mode: str,
     batch: int,
     length: int,
@@ -313,11 +337,19 @@ def timing_child(
     win_init: float | None,
     min_run_time: float,
     max_case_time: float,
-) -> dict:
-    """Run in a fresh process: the time of one step (no state shared between cases)."""
+) -> dict[str, dict]:
+    """Run in a fresh process: the time of one step of every system (of one case)."""
     torch.set_num_threads(NUM_THREADS)
     x = make_signal(batch, length)
-    return time_step(build_step(system, mode, x, n_fft, hop, win_init), min_run_time, max_case_time)
+    steps, out = {}, {}
+    for system in systems:
+        try:
+            steps[system] = build_step(system, mode, x, n_fft, hop, win_init)
+        except Exception as exc:  # record it and time the other systems
+            out[system] = {"error": f"{type(exc).__name__}: {exc}"}
+    if steps:
+        out.update(time_interleaved(steps, min_run_time, max_case_time))
+    return {system: out[system] for system in systems}
 
 
 def run_child(flag: str, spec: list, env: dict | None = None) -> dict:
@@ -351,6 +383,35 @@ def new_row(
     }
 
 
+def measure_case(spec: list, isolate: bool, wait_idle: float, retries: int, log) -> dict:
+    """One process timing every system of a case: ``{system: result}`` or ``{"error": ...}``.
+
+    Measured again (up to ``retries`` times) when other processes used the CPUs meanwhile; the
+    least disturbed measurement is kept, with that share and the attempt number in each result.
+    """
+    res, busy, kept = None, None, 0
+    for attempt in range(1 + retries):
+        wait_for_idle_cpu(wait_idle, log=log)
+        monitor = CpuMonitor()
+        if isolate:
+            new = run_child("--timing-child", spec)
+        else:
+            try:
+                new = timing_child(*spec)
+            except Exception as exc:  # record and go on with the other cases
+                new = {"error": f"{type(exc).__name__}: {exc}"}
+        share = monitor.other_share()
+        gc.collect()
+        if res is None or (share or 0) < (busy or 0):
+            res, busy, kept = new, share, attempt + 1
+        if "error" in new or (share or 0) <= BUSY_THRESHOLD:
+            break
+        log(f"  {spec[1]} B={spec[2]} L={spec[3]}: other processes were busy, again")
+    if "error" in res:
+        return res
+    return {name: dict(r, other_cpu_share=busy, attempts=kept) for name, r in res.items()}
+
+
 def run_timing(
     cases: dict,
     min_run_time: float,
@@ -359,62 +420,82 @@ def run_timing(
     wait_idle: float = 0.0,
     retries: int = 0,
     isolate: bool = True,
+    modes: tuple[str, ...] = ("constant", "time", "time-frequency"),
+    repeats: int = 1,
 ) -> list[dict]:
+    """Time every case in ``repeats`` processes, its systems interleaved in each.
+
+    A row's result per system is that of the process with the median time; its ratios are the
+    medians over processes of the ratios measured within one process, with their range.
+    """
     missing = have_adastft()
     rows = []
-    for mode in ("constant", "time", "time-frequency"):
+    for mode in modes:
         systems = tf_systems(missing) if mode == "time-frequency" else SYSTEMS_FT
         if mode == "time" and not missing and adastft_has_engine():
             systems = SYSTEMS_TIME_ENGINES
         for case in cases[mode]:
             batch, length, n_fft, hop = case[:4]
             win_init = case[4] if mode == "time-frequency" else ft_win_init(n_fft)
-            row = new_row(mode, batch, length, n_fft, hop, win_init, missing)
-            for system in systems:
-                if system.startswith("adastft") and missing:
-                    row["results"][system] = {"error": missing}
-                    continue
-                res = None
-                for attempt in range(1 + retries):
-                    wait_for_idle_cpu(wait_idle, log=log)
-                    monitor = CpuMonitor()
-                    spec = [system, mode, batch, length, n_fft, hop, win_init]
-                    spec += [min_run_time, max_case_time]
-                    if isolate:
-                        new = run_child("--timing-child", spec)
+            timed = [s for s in systems if not (s.startswith("adastft") and missing)]
+            spec = [timed, mode, batch, length, n_fft, hop, win_init, min_run_time, max_case_time]
+            runs = []
+            for _ in range(repeats):
+                res = measure_case(spec, isolate, wait_idle, retries, log)
+                run = new_row(mode, batch, length, n_fft, hop, win_init, missing)
+                for system in systems:
+                    if system.startswith("adastft") and missing:
+                        run["results"][system] = {"error": missing}
                     else:
-                        try:
-                            new = timing_child(*spec)
-                        except Exception as exc:  # record and go on with the other systems
-                            new = {"error": f"{type(exc).__name__}: {exc}"}
-                    new["other_cpu_share"] = monitor.other_share()
-                    new["attempts"] = attempt + 1
-                    gc.collect()
-                    if res is None or (new["other_cpu_share"] or 0) < (res["other_cpu_share"] or 0):
-                        res = new
-                    if "error" in new or (new["other_cpu_share"] or 0) <= BUSY_THRESHOLD:
-                        break
-                    log(f"  {system} {mode} B={batch} L={length}: other processes were busy, again")
-                row["results"][system] = res
-                busy = res["other_cpu_share"]
-                log(
-                    f"  {mode:15s} B={batch:<3d} L={length:<7d} N={n_fft:<5d} hop={hop:<4d} "
-                    f"{system:10s} "
-                    + (
-                        f"{res['median_ms']:10.3f} ms (runs {res['runs']})"
-                        if "median_ms" in res
-                        else res["error"]
-                    )
-                    + (
-                        f"  [other processes used {busy:.0%} of the CPUs]"
-                        if busy is not None and busy > BUSY_THRESHOLD
-                        else ""
-                    )
-                )
-            _alias_default_engine(row)
-            row["ratios"] = ratios(row)
+                        run["results"][system] = dict(res.get(system, res))
+                _alias_default_engine(run)
+                run["ratios"] = ratios(run)
+                runs.append(run)
+            row = combine_runs(runs)
+            for system, result in row["results"].items():
+                log_result(row, system, result, log)
             rows.append(row)
     return rows
+
+
+def combine_runs(runs: list[dict]) -> dict:
+    """One row from the same case measured in several processes (see run_timing)."""
+    row = dict(runs[0], results={}, ratios={}, ratio_ranges={})
+    for system in runs[0]["results"]:
+        timed = [r["results"][system] for r in runs if "median_ms" in r["results"][system]]
+        if not timed:
+            row["results"][system] = runs[0]["results"][system]
+            continue
+        timed.sort(key=lambda res: res["median_ms"])
+        median = dict(timed[(len(timed) - 1) // 2])
+        if len(runs) > 1:
+            median["per_process_median_ms"] = [res["median_ms"] for res in timed]
+        row["results"][system] = median
+    for key in runs[0]["ratios"]:
+        values = [r["ratios"][key] for r in runs if key in r["ratios"]]
+        row["ratios"][key] = statistics.median(values)
+        if len(runs) > 1:
+            row["ratio_ranges"][key] = [min(values), max(values)]
+    return row
+
+
+def log_result(row: dict, system: str, result: dict, log) -> None:
+    busy = result.get("other_cpu_share")
+    log(
+        f"  {row['mode']:15s} B={row['B']:<3d} L={row['L']:<7d} N={row['N']:<5d} "
+        f"hop={row['hop']:<4d} {system:17s} "
+        + (
+            f"{result['median_ms']:10.3f} ms (rounds {result['runs']} x "
+            f"{result['iterations_per_run']} steps)"
+            if "median_ms" in result
+            else result["error"]
+        )
+        + (
+            f"  [other processes used {busy:.0%} of the CPUs]"
+            if busy is not None and busy > BUSY_THRESHOLD
+            else ""
+        )
+    )
 
 
 def _alias_default_engine(row: dict) -> None:
@@ -776,6 +857,13 @@ def _fmt_x(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}×"
 
 
+def _fmt_ratio(row: dict, key: str) -> str:
+    """A row's ratio, with its range over processes when it was measured in several."""
+    span = row.get("ratio_ranges", {}).get(key)
+    text = _fmt_x(row["ratios"].get(key))
+    return f"{text} ({span[0]:.2f}–{span[1]:.2f})" if span else text
+
+
 def to_markdown(report: dict) -> str:
     env = report["environment"]
     lines = [
@@ -809,13 +897,13 @@ def to_markdown(report: dict) -> str:
                 "|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * (5 if compiled else 3),
             ]
             for r in rows:
-                res, q = r["results"], r["ratios"]
+                res = r["results"]
                 cells = [r["B"], r["L"], r["N"], r["hop"], r["T"]]
                 cells += [_fmt_ms(res.get("torch.stft")), _fmt_ms(res.get("adastft"))]
                 cells += [_fmt_ms(res.get("adastft-compiled"))] if compiled else []
-                cells += [_fmt_ms(res.get("dstft")), _fmt_x(q.get("adastft/torch.stft"))]
-                cells += [_fmt_x(q.get("adastft-compiled/torch.stft"))] if compiled else []
-                cells += [_fmt_x(q.get("dstft/torch.stft"))]
+                cells += [_fmt_ms(res.get("dstft")), _fmt_ratio(r, "adastft/torch.stft")]
+                cells += [_fmt_ratio(r, "adastft-compiled/torch.stft")] if compiled else []
+                cells += [_fmt_ratio(r, "dstft/torch.stft")]
                 lines.append("| " + " | ".join(str(c) for c in cells) + " |")
         else:
             lines += [
@@ -826,15 +914,15 @@ def to_markdown(report: dict) -> str:
                 "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
             ]
             for r in rows:
-                res, q = r["results"], r["ratios"]
+                res = r["results"]
                 eager = res.get("adastft-eager", res.get("adastft"))  # versions without engines
                 lines.append(
                     f"| {r['B']} | {r['L']} | {r['N']} | {r['hop']} | {r['F']} × {r['T']} "
                     f"| {_fmt_init(r['win_init'])} | {_fmt_ms(eager)} "
                     f"| {_fmt_ms(res.get('adastft-compiled'))} | {_fmt_ms(res.get('dstft'))} "
-                    f"| {r.get('adastft_engine') or '—'} | {_fmt_x(q.get('dstft/adastft'))} "
-                    f"| {_fmt_x(q.get('dstft/adastft-eager'))} "
-                    f"| {_fmt_x(q.get('dstft/adastft-compiled'))} |"
+                    f"| {r.get('adastft_engine') or '—'} | {_fmt_ratio(r, 'dstft/adastft')} "
+                    f"| {_fmt_ratio(r, 'dstft/adastft-eager')} "
+                    f"| {_fmt_ratio(r, 'dstft/adastft-compiled')} |"
                 )
         lines.append("")
     if report.get("memory"):
@@ -977,6 +1065,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="time every case in a fresh process (default: yes, but not with --quick)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="processes per case; ratios are their median, with the range (default 3, quick 1)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["constant", "time", "time-frequency"],
+        choices=["constant", "time", "time-frequency"],
+        help="the window-length modes to time (default: all)",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--timing-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -999,6 +1100,7 @@ def main(argv: list[str] | None = None) -> int:
     isolate = args.isolate if args.isolate is not None else not args.quick
     min_run_time = args.min_run_time or (0.05 if args.quick else 1.5)
     max_case_time = args.max_case_time or (1.0 if args.quick else 15.0)
+    repeats = args.repeats or (1 if args.quick else 3)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
@@ -1012,6 +1114,8 @@ def main(argv: list[str] | None = None) -> int:
             "loss": "sum of magnitudes",
             "step": "forward + loss + backward to the learnable window parameters",
             "isolated_processes": isolate,
+            "interleaved": True,
+            "processes_per_case": repeats,
             "memory_cold_compile_cache": not args.quick,
             "center": True,
             "pad_mode": "constant",
@@ -1029,7 +1133,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     if "timing" not in args.skip:
         report["timing"] = run_timing(
-            cases, min_run_time, max_case_time, log, args.wait_idle, args.retries, isolate
+            cases,
+            min_run_time,
+            max_case_time,
+            log,
+            args.wait_idle,
+            args.retries,
+            isolate,
+            tuple(args.modes),
+            repeats,
         )
     if "memory" not in args.skip:
         report["memory"] = run_memory(cases, log, cold_cache=not args.quick)
