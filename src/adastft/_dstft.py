@@ -251,9 +251,9 @@ def _canonical(
         shapes.append(positions.shape[:-1])
     batch_shape = torch.Size(broadcast_shapes(*shapes))
     batch = batch_shape.numel()
-    xb = x.expand(*batch_shape, length).reshape(batch, length)
+    xb = x if x.shape == (batch, length) else x.expand(*batch_shape, length).reshape(batch, length)
     if center:
-        xb = F.pad(xb[:, None], (n // 2, n // 2), mode=pad_mode)[:, 0]
+        xb = F.pad(xb, (n // 2, n // 2), mode=pad_mode)
     lam = _flatten_batch(lam, 2, batch_shape, batch)
     starts = None
     if positions is not None:

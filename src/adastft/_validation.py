@@ -76,8 +76,10 @@ def check_choice(name: str, value: object, choices: tuple) -> None:
 
 def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
     """``0 < lam <= n_fft`` everywhere; returns ``max(lam)`` (one host synchronisation)."""
-    low, high = torch.aminmax(win_length.detach())
-    low, high = torch.stack([low, high]).tolist()
+    if win_length.numel() == 1:
+        low = high = win_length.item()
+    else:
+        low, high = torch.stack(torch.aminmax(win_length.detach())).tolist()
     if not (low > 0 and high <= n_fft):  # also catches NaN
         lam = win_length.detach()
         first = lam[~((lam > 0) & (lam <= n_fft))].flatten()[0].item()
