@@ -444,10 +444,10 @@ def run_timing(
                 res = measure_case(spec, isolate, wait_idle, retries, log)
                 run = new_row(mode, batch, length, n_fft, hop, win_init, missing)
                 for system in systems:
-                    if system.startswith("adastft") and missing:
-                        run["results"][system] = {"error": missing}
-                    else:
+                    if system in timed:  # its result, or the whole child's error
                         run["results"][system] = dict(res.get(system, res))
+                    else:
+                        run["results"][system] = {"error": missing}
                 _alias_default_engine(run)
                 run["ratios"] = ratios(run)
                 runs.append(run)

@@ -12,10 +12,9 @@ import torch
 WORKER = Path(__file__).with_name("training_worker.py")
 
 
-def _run(*args, torchrun=False):
-    prefix = [sys.executable]
-    if torchrun:
-        prefix += ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+def _torchrun(*args):
+    """Run the worker data-parallel: two processes, one thread each."""
+    prefix = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [*prefix, str(WORKER), *map(str, args)],
@@ -44,7 +43,7 @@ def test_resume_continues_exactly_where_the_checkpoint_stopped(tmp_path):
 
 
 def test_data_parallel_ranks_agree(tmp_path):
-    _run(tmp_path, 3, torchrun=True)
+    _torchrun(tmp_path, 3)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for name, value in ranks[0]["state"].items():
         assert torch.equal(value, ranks[1]["state"][name]), name

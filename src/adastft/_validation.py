@@ -137,13 +137,16 @@ def broadcast_win_length(win_length: Tensor, batch_shape: tuple, n_bins: int, n_
     return lam
 
 
+def check_frame_axis(name: str, value: Tensor) -> Tensor:
+    """``value`` has a last (frame) dimension ``T >= 1``: shape ``(..., T)``."""
+    if value.dim() == 0 or value.shape[-1] == 0:
+        raise ValueError(f"{name} must have shape (..., T) with T >= 1; got {tuple(value.shape)}")
+    return value
+
+
 def check_positions(positions: object, x: Tensor) -> Tensor:
     """``positions``: a real, finite tensor ``(..., T)`` of x's dtype and device."""
-    positions = check_real_tensor("positions", positions)
-    if positions.dim() == 0 or positions.shape[-1] == 0:
-        raise ValueError(
-            f"positions must have shape (..., T) with T >= 1; got {tuple(positions.shape)}"
-        )
+    positions = check_frame_axis("positions", check_real_tensor("positions", positions))
     if positions.dtype != x.dtype:
         raise TypeError(
             f"positions must have the dtype of x ({x.dtype}); got dtype {positions.dtype}"

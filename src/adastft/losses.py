@@ -69,7 +69,7 @@ import numbers
 import torch
 from torch import Tensor, nn
 
-from ._validation import broadcast_shapes, check_choice, check_scalar
+from ._validation import broadcast_shapes, check_choice, check_frame_axis, check_scalar
 
 __all__ = [
     "entropy",
@@ -282,12 +282,10 @@ def _check_power(power: object) -> float:
 
 def _frame_half_lengths(positions: Tensor, win_length: Tensor) -> tuple[Tensor, Tensor]:
     """Check ``positions`` and ``win_length``; return them broadcast, ``lam_n / 2`` per frame."""
-    positions = _check_tensor("positions", positions, "frame centres (..., T)")
+    positions = check_frame_axis(
+        "positions", _check_tensor("positions", positions, "frame centres (..., T)")
+    )
     win_length = _check_tensor("win_length", win_length, "window lengths")
-    if positions.dim() == 0 or positions.shape[-1] == 0:
-        raise ValueError(
-            f"positions must have shape (..., T) with T >= 1; got {tuple(positions.shape)}"
-        )
     if win_length.dtype != positions.dtype:
         raise TypeError(
             f"win_length must have the dtype of positions ({positions.dtype}); got dtype "
