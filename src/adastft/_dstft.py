@@ -272,8 +272,11 @@ def _canonical(
             if large and not torch.compiler.is_compiling() and _fused.available()
             else "eager"
         )
-    # The direct path sums only the frame samples that the longest window reaches.
-    support = K.support(n, win_max) if lam.shape[-2] > 1 else None
+    # The direct path sums only the frame samples that the longest window reaches; so does the
+    # FFT path for windows of many values (per frame, per example, or at fractional positions),
+    # evaluated on S <= N samples per frame instead of N.
+    many = lam.shape[0] > 1 or lam.shape[-1] > 1 or positions is not None
+    support = K.support(n, win_max) if lam.shape[-2] > 1 or many else None
     geom = K.Geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
     return xb, lam, starts, geom, batch_shape
 

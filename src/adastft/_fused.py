@@ -119,12 +119,12 @@ def windowed_frames(
     return values * w
 
 
-def window_gradients(window, normalization, g_y2, values, lam, u, needs, edges):
+def window_gradients(window, normalization, g_y, values, lam, u, needs, edges):
     """FFT path: :func:`adastft._kernels.window_gradients`, with the window recomputed inside."""
     _compiled_only()
     from ._kernels import window_gradients as gradients
 
-    return gradients(window, normalization, g_y2, values, lam, u, needs, edges)
+    return gradients(window, normalization, g_y, values, lam, u, needs, edges)
 
 
 _BROKEN: list[str] = []  # why compilation failed in this process, if it did

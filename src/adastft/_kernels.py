@@ -140,12 +140,13 @@ def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int
         if r * hop != size:
             grad_frames = F.pad(grad_frames, (0, r * hop - size))
         blocks = grad_frames.reshape(batch, t, r, hop)
-        out = grad_frames.new_zeros(batch, t + r - 1, hop)
+        # Frame n's support starts at n * hop + lo; the last block may reach past the signal.
+        lo = frames.offset
+        out = grad_frames.new_zeros(batch, max(length, lo + (t + r - 1) * hop))
+        grid = out[:, lo : lo + (t + r - 1) * hop].view(batch, t + r - 1, hop)
         for j in range(r):
-            out[:, j : j + t] += blocks[:, :, j]
-        out = out.view(batch, -1)
-        # Frame n's support starts at n * hop + lo.
-        return F.pad(out, (frames.offset, length - frames.offset - out.shape[-1]))
+            grid[:, j : j + t] += blocks[:, :, j]
+        return out[:, :length]
     xz = grad_frames.new_zeros(batch, length + 2 * n)
     flat = grad_frames.reshape(batch, -1)
     if frames.index.shape[0] == 1:
@@ -198,6 +199,9 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool =
         windowed = frames.values * terms[0]
     else:  # fused: the backward recomputes the window, fused with its own products
         terms = (None, None, None)
+    lo, size = frames.offset, windowed.shape[-1]
+    if size != geom.n_fft:  # the samples outside every window's support are zeros
+        windowed = F.pad(windowed, (lo, geom.n_fft - lo - size))
     spec = torch.fft.rfft(windowed, dim=-1).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
@@ -229,8 +233,8 @@ def fft_backward(
 
     ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
     gradient of every windowed sample ``y = x_frame * w``. ``irfft`` (unnormalised) counts the
-    bins ``0 < k < N/2`` twice, as a Hermitian spectrum, so doubling bins ``0`` and ``N/2``
-    gives ``2 g_y`` in one inverse transform; the factor 1/2 goes into the window.
+    bins ``0 < k < N/2`` twice, as a Hermitian spectrum, so halving them (bins ``0`` and ``N/2``
+    kept) gives ``g_y`` in one inverse transform.
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
     Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
@@ -240,25 +244,28 @@ def fft_backward(
     if frames.delta is not None:
         g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
     if terms is None and _fuse_window(lam, frames, geom):
-        # Bins 0 and N/2 are added once more inside the fused kernel (their real parts times
-        # 1 and (-1)^m), instead of copying G to double them before the transform.
-        g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")
-        edges = (g[..., :: geom.n_bins - 1].real, _alternating(geom.n_fft, g_y.dtype, g_y.device))
-        args = (geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, edges)
+        # The halving is done inside the fused kernel: g_y = (irfft(G) + bins 0 and N/2) / 2,
+        # with the real parts of bins 0 and N/2 times 1 and (-1)^m, instead of scaling G.
+        support = slice(frames.offset, frames.offset + frames.values.shape[-1])
+        g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
+        alternating = _alternating(geom.n_fft, g_y2.dtype, g.device)[support]
+        edges = (g[..., :: geom.n_bins - 1].real, alternating)
+        args = (geom.window, geom.normalization, g_y2, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    g = g * _edge_weights(geom.n_bins, g.real.dtype, g.device)  # bins 0 and N/2 doubled
-    g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")  # 2 g_y
+    g = g * _half_weights(geom.n_bins, g.real.dtype, g.device)
+    g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")
+    g_y = g_y[..., frames.offset : frames.offset + frames.values.shape[-1]]
     return window_gradients(
-        geom.window, geom.normalization, g_y2, frames.values, lam, frames.u, needs, None, terms
+        geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, None, terms
     )
 
 
 @_cached
-def _edge_weights(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``(2, 1, ..., 1, 2)`` ``(F,)``: bins 0 and N/2 twice, as ``irfft`` counts the others."""
-    weights = torch.ones(n_bins, dtype=dtype, device=device)
-    weights[:: n_bins - 1] = 2.0
+def _half_weights(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(1, 1/2, ..., 1/2, 1)`` ``(F,)``: ``irfft`` counts the bins ``0 < k < N/2`` twice."""
+    weights = torch.full((n_bins,), 0.5, dtype=dtype, device=device)
+    weights[:: n_bins - 1] = 1.0
     return weights
 
 
@@ -271,7 +278,7 @@ def _alternating(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def window_gradients(
     window: Window,
     normalization: str | None,
-    g_y2: Tensor,
+    g_y: Tensor,
     values: Tensor,
     lam: Tensor,
     u: Tensor,
@@ -279,31 +286,38 @@ def window_gradients(
     edges: tuple | None = None,
     terms: tuple | None = None,
 ):
-    """From ``2 g_y`` ``(B, T, N)`` to the gradients of the frames, ``lam`` and the starts.
+    """From ``g_y`` ``(B, T, N)`` to the gradients of the frames, ``lam`` and the starts.
 
     ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
     ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``.
-    ``edges = (E, (-1)^m)``: ``g_y2`` is the inverse transform with bins 0 and N/2 counted once;
-    their real parts ``E`` ``(B, T, 2)`` are added here a second time.
+    ``edges = (E, (-1)^m)``: ``g_y`` is then the inverse transform with every bin counted
+    twice but 0 and N/2 (``2 g_y`` short of them): their real parts ``E`` ``(B, T, 2)`` are
+    added here, and the sum halved.
     ``terms``: the windows ``(w, dw_dlam, dw_du)`` if kept by the forward, else recomputed.
     Elementwise products and sums only: :mod:`adastft._fused` compiles this very function.
     """
     need_x, need_lam, need_starts = needs
     if edges is not None:
-        g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
+        g_y = 0.5 * (g_y + edges[0][..., :1] + edges[0][..., 1:] * edges[1])
     if terms is None:
         terms = window.contracted(lam[:, 0, :, None], u, normalization, need_lam or need_starts)
     w, dw_dlam, dw_du = terms
-    grad_frames = g_y2 * (0.5 * w) if need_x else None
+    grad_frames = g_y * w if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
-        # Gradient of each window sample, summed over what the window does not depend on.
-        g_w = reduce_to(g_y2 * values, w.shape)
+        g_w = g_y * values  # the gradient of each window sample, per frame
         if need_lam:
-            grad_lam = 0.5 * (g_w * dw_dlam).sum(-1)
+            grad_lam = _sum_to_window(g_w * dw_dlam, w.shape)
         if need_starts:
-            grad_starts = -0.5 * (g_w * dw_du).sum(-1)
+            grad_starts = -_sum_to_window(g_w * dw_du, w.shape)
     return grad_frames, grad_lam, grad_starts
+
+
+def _sum_to_window(grad: Tensor, shape: torch.Size) -> Tensor:
+    """Sum a ``(B, T, N)`` gradient over the samples and the dims where the window
+    ``(Bw, Tw, N)`` is 1: ``(Bw, Tw)``, in one reduction."""
+    dims = [i for i in (0, 1) if shape[i] == 1 and grad.shape[i] != 1]
+    return grad.sum([*dims, 2]).view(shape[0], shape[1])
 
 
 # --------------------------------------------------------------------------------------------

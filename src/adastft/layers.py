@@ -7,6 +7,8 @@ The layer holds the window lengths (and, if asked, the hops) as bounded paramete
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor, nn
 
@@ -505,7 +507,8 @@ class FrozenDSTFT(nn.Module):
         )
         if self.mode == "direct":
             return _apply(xp, lam, starts, geom, batch_shape)
-        frames = K.make_frames(xp, starts, geom)
+        # The frozen windows cover whole frames of N samples.
+        frames = K.make_frames(xp, starts, dataclasses.replace(geom, support=None))
         core = self.frame_window.shape[-2:]
         window = self.frame_window.to(x.dtype).expand(*batch_shape, *core).reshape(-1, *core)
         spec = torch.fft.rfft(frames.values * window, dim=-1).transpose(1, 2)
