@@ -1,8 +1,11 @@
-"""Shared test settings: Hypothesis profiles and seeded generators."""
+"""Shared test settings: Hypothesis profiles, seeded generators, the data-parallel run."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,3 +37,21 @@ def rng() -> np.random.Generator:
 def _seed_torch() -> None:
     """Make every test's torch randomness reproducible."""
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def data_parallel_runs(tmp_path_factory) -> Path:
+    """Run ``tests/ddp_worker.py`` once on 2 CPU processes (gloo, one thread each).
+
+    Returns its output folder: ``layer/rank{r}.pt`` and ``fit/rank{r}.pt`` per rank.
+    """
+    out = tmp_path_factory.mktemp("data_parallel")
+    (out / "layer").mkdir()
+    (out / "fit").mkdir()
+    worker = Path(__file__).with_name("ddp_worker.py")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node=2", str(worker), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out

@@ -1,14 +1,13 @@
-"""A tiny model with a learnable DSTFT front end, trained data-parallel (run by test_distributed).
+"""A tiny model with a learnable DSTFT front end, trained data-parallel (for test_distributed).
 
-Run as ``torchrun --nproc_per_node=2 tests/ddp_train.py OUT_DIR``: each rank trains on its own
-batches under DistributedDataParallel (gloo) and saves its final parameters to
-``OUT_DIR/rank{r}.pt``. :func:`train` with ``world_size=1`` and every rank's batches is the
-single-process reference.
+Under ``torchrun`` (``tests/ddp_worker.py``), :func:`run_rank` trains on the rank's own batches
+under DistributedDataParallel and saves its final parameters to ``OUT_DIR/rank{r}.pt``.
+:func:`train` on every rank's batches in one process is the reference.
 """
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -49,19 +48,14 @@ def train(model: nn.Module, data: list[list[tuple[torch.Tensor, torch.Tensor]]])
     return model
 
 
-def main(out_dir: str) -> None:
+def run_rank(out_dir: Path) -> None:
+    """Train this rank's replica under DDP (the process group is initialised by the caller)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    dist.init_process_group("gloo")
     rank = dist.get_rank()
     model = make_model()
     model(batches(rank)[0][0])
     ddp = DistributedDataParallel(model)
     train(ddp, [[b] for b in batches(rank)])
-    torch.save(dict(model.state_dict()), f"{out_dir}/rank{rank}.pt")
-    dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])
+    torch.save(dict(model.state_dict()), out_dir / f"rank{rank}.pt")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import torch
 from ddp_train import batches, make_model, train
 
 
-def test_two_ranks_end_with_identical_parameters_equal_to_one_process(tmp_path):
-    script = Path(__file__).with_name("ddp_train.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc_per_node=2", str(script), str(tmp_path)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+def test_two_ranks_end_with_identical_parameters_equal_to_one_process(data_parallel_runs):
+    ranks = [torch.load(data_parallel_runs / "layer" / f"rank{r}.pt") for r in range(2)]
     assert ranks[0].keys() == ranks[1].keys()
     for name in ranks[0]:
         assert torch.equal(ranks[0][name], ranks[1][name]), name

@@ -133,8 +133,8 @@ def test_regularisers_and_learnt_hops():
     x = _signal()
     result = fit(
         x,
-        n_fft=128,
-        hop_length=16,
+        n_fft=64,
+        hop_length=20,  # B F T N below AUTO_COMPILE_SIZE: the eager sums, no compilation
         win_mode="time-frequency",
         hop_mode="time",
         win_length=50.0,
@@ -144,7 +144,7 @@ def test_regularisers_and_learnt_hops():
         coverage_options={"overlap": 0.25},
         progress=True,
     )
-    assert result.win_length.shape == (65, result.positions.shape[0])
+    assert result.win_length.shape == (33, result.positions.shape[0])
     assert result.stopped in ("converged", "max_steps")
     assert torch.isfinite(result.spectrogram).all()
 

@@ -49,12 +49,12 @@ def test_window_length_may_equal_n_fft_and_gets_a_gradient():
     assert torch.isfinite(lam.grad) and lam.grad != 0
 
 
-@pytest.mark.parametrize("shape", [(1, 32), (257, 1), (257, 32)])
+@pytest.mark.parametrize("shape", [(1, 25), (33, 1), (33, 25)])
 def test_varying_modes_work_in_float64(shape):
-    x = torch.randn(2, 3000, dtype=torch.float64)
-    lam = torch.full(shape, 300.0, dtype=torch.float64, requires_grad=True)
-    spec = ad.dstft(x, lam, n_fft=512, hop_length=96.5)
-    assert spec.dtype == torch.complex128 and spec.shape == (2, 257, 32)
+    x = torch.randn(2, 400, dtype=torch.float64)
+    lam = torch.full(shape, 40.0, dtype=torch.float64, requires_grad=True)
+    spec = ad.dstft(x, lam, n_fft=64, hop_length=16.5)
+    assert spec.dtype == torch.complex128 and spec.shape == (2, 33, 25)
     spec.abs().sum().backward()
     assert lam.grad.dtype == torch.float64
 

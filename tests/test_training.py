@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import torch
-
-WORKER = Path(__file__).with_name("training_worker.py")
-
-
-def _torchrun(*args):
-    """Run the worker data-parallel: two processes, one thread each."""
-    prefix = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [*prefix, str(WORKER), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_resume_continues_exactly_where_the_checkpoint_stopped(tmp_path):
@@ -42,9 +21,8 @@ def test_resume_continues_exactly_where_the_checkpoint_stopped(tmp_path):
         assert torch.equal(value, b["state"][name]), name
 
 
-def test_data_parallel_ranks_agree(tmp_path):
-    _torchrun(tmp_path, 3)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+def test_data_parallel_ranks_agree(data_parallel_runs):
+    ranks = [torch.load(data_parallel_runs / "fit" / f"rank{r}.pt") for r in range(2)]
     for name, value in ranks[0]["state"].items():
         assert torch.equal(value, ranks[1]["state"][name]), name
     assert ranks[0]["state"]["0.dstft.win.log_ratio"].abs().item() > 0  # the window was learnt

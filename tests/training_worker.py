@@ -1,12 +1,12 @@
-"""Trains a tiny DSTFT classifier with the experiments' training loop (run by test_training).
+"""Trains a tiny DSTFT classifier with the experiments' training loop (for test_training).
 
-``python tests/training_worker.py OUT EPOCHS [resume]``, or under ``torchrun`` for
-data-parallel training: every rank saves its final parameters to ``OUT/rank{r}.pt``.
+:func:`main` runs in the test's process, or on every rank under ``torchrun``
+(``tests/ddp_worker.py``) for data-parallel training: each rank saves its final parameters to
+``OUT/rank{r}.pt``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -37,9 +37,8 @@ def data() -> tuple[TensorDataset, TensorDataset]:
     return TensorDataset(x[:40], y[:40]), TensorDataset(x[40:], y[40:])
 
 
-def main(out: str, epochs: int, resume: bool) -> None:
-    if "RANK" in os.environ:
-        torch.distributed.init_process_group("gloo")
+def main(out: Path, epochs: int, resume: bool) -> None:
+    """Train (or resume) for ``epochs`` epochs, data-parallel if a process group is set up."""
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     net = model()
     train, val = data()
@@ -58,9 +57,3 @@ def main(out: str, epochs: int, resume: bool) -> None:
         {"state": net.state_dict(), "epochs": result.epochs, "history": result.history},
         Path(out) / f"rank{rank}.pt",
     )
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), len(sys.argv) > 3)

@@ -81,7 +81,8 @@ class Bounded(nn.Module):
         name: str = "value",
     ) -> None:
         super().__init__()
-        init = torch.as_tensor(init).detach().clone()
+        init = torch.as_tensor(init).detach()
+        init = init.new_empty(init.shape).copy_(init)  # own, dense memory (not an expand's)
         if not init.is_floating_point():
             init = init.to(torch.get_default_dtype())
         if not (0 < low <= high):
