@@ -121,11 +121,15 @@ def _prepare(
     check_choice("pad_mode", pad_mode, PAD_MODES)
     if not isinstance(center, bool):
         raise TypeError(f"center must be a bool; got {center!r}")
-    if max_working_memory is None:
-        max_working_memory = K.DEFAULT_WORKING_MEMORY
-    check_scalar(
-        "max_working_memory", max_working_memory, low=1, integer=True, rule="an int >= 1 (bytes)"
-    )
+    if max_working_memory is not None:
+        check_scalar(
+            "max_working_memory",
+            max_working_memory,
+            low=1,
+            integer=True,
+            rule="an int >= 1 (bytes)",
+        )
+        max_working_memory = int(max_working_memory)
     length = x.shape[-1]
     if center and pad_mode == "reflect" and length <= n // 2:
         raise ValueError(
@@ -203,7 +207,7 @@ def _prepare(
         pad_mode=pad_mode,
         normalization=normalization,
         win_max=win_max,
-        max_working_memory=int(max_working_memory),
+        max_working_memory=max_working_memory,
         engine=engine,
     )
 
@@ -234,7 +238,7 @@ def _canonical(
     pad_mode: str,
     normalization: str | None,
     win_max: float,
-    max_working_memory: int = K.DEFAULT_WORKING_MEMORY,
+    max_working_memory: int | None = None,
     engine: str = "auto",
 ):
     """Bring checked arguments to the kernels' canonical shapes (no checks, no host sync).
@@ -332,8 +336,8 @@ def dstft(
         pad_mode (str): ``"constant"`` (zeros) or ``"reflect"``, used when ``center``.
         normalization (str or None): ``"amplitude"`` (default), ``"energy"`` or ``None``.
         max_working_memory (int, optional): bytes of the working set of the direct sum used
-            for frequency-varying window lengths (default 4 MiB); no ``(B, F, T, N)`` tensor is
-            ever made.
+            for frequency-varying window lengths, summed in chunks of bins (default 4 MiB); no
+            ``(B, F, T, N)`` tensor is ever made.
         engine (str): how frequency-varying window lengths are summed: ``"eager"`` (chunked
             matrix products), ``"compiled"`` (sums fused by ``torch.compile``: no temporary of
             size ``F T N``, several times faster on large inputs, compiled once per process and
