@@ -14,8 +14,9 @@ SPEC.md's sum becomes, with ``u = m + delta_n - N/2`` (distance to the centre)::
     S[k, n] = exp(-2 pi i k delta_n / N) * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)
 
 When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed frame (the FFT
-path, O(T N log N); with engine "compiled", windows of many values are evaluated inside fused
-kernels, :func:`adastft._fused.windowed_frames` and :func:`window_gradients`); otherwise it
+path, O(T N log N); windows of many values are evaluated on the support only, and with engine
+"compiled" inside fused kernels, :func:`adastft._fused.windowed_frames` and
+:func:`window_gradients`); otherwise it
 is evaluated directly (paper Sec. V-B), over the ``S <= N`` samples that the longest window
 reaches (:func:`support`): in chunks of frequency bins with matrix products (engine "eager")
 or as sums fused by ``torch.compile`` (engine "compiled", :mod:`adastft._fused`). No
@@ -182,15 +183,16 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 
 def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
-    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, N)`` (and the two derivatives)."""
+    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
     return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
 
 
 def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
     """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex.
 
-    The frames are whole (``geom.support`` is ``(0, N)`` on this path: cutting them to the
-    window's support saves little next to the phase shift it would need).
+    The frames hold the ``S`` samples of ``geom.support`` (all ``N`` for a window of ``N``
+    values, where cutting saves less than the padding back to ``N`` costs): the windowed frames
+    are padded back to ``N`` samples for the transform.
 
     Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
     (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
@@ -243,8 +245,9 @@ def fft_backward(
     kept) gives ``g_y`` in one inverse transform.
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
-    Returns ``grad_frames`` ``(B, T, N)`` and ``grad_lam``, ``grad_starts`` reduced to the
-    shape ``(Bw, Tw)`` of the windows (the caller reduces further to the parameters' shapes).
+    Returns ``grad_frames`` ``(B, T, S)`` (the frames' support only) and ``grad_lam``,
+    ``grad_starts`` reduced to the shape ``(Bw, Tw)`` of the windows (the caller reduces further
+    to the parameters' shapes).
     """
     g = grad.transpose(1, 2)  # (B, T, F)
     if frames.delta is not None:
@@ -292,7 +295,7 @@ def window_gradients(
     edges: tuple | None = None,
     terms: tuple | None = None,
 ):
-    """From ``g_y`` ``(B, T, N)`` to the gradients of the frames, ``lam`` and the starts.
+    """From ``g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
 
     ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
     ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``.
@@ -320,8 +323,8 @@ def window_gradients(
 
 
 def _sum_to_window(grad: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a ``(B, T, N)`` gradient over the samples and the dims where the window
-    ``(Bw, Tw, N)`` is 1: ``(Bw, Tw)``, in one reduction."""
+    """Sum a ``(B, T, S)`` gradient over the samples and the dims where the window
+    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw)``, in one reduction."""
     dims = [i for i in (0, 1) if shape[i] == 1 and grad.shape[i] != 1]
     return grad.sum([*dims, 2]).view(shape[0], shape[1])
 
