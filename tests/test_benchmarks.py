@@ -3,11 +3,13 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+@pytest.mark.slow
 def test_benchmark_interleaves_the_systems_and_reports_per_process_ratios(
     tmp_path, monkeypatch, capsys
 ):

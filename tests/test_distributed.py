@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from ddp_train import batches, make_model, train
+
+pytestmark = pytest.mark.slow  # a torchrun launch of two processes
 
 
 def test_two_ranks_end_with_identical_parameters_equal_to_one_process(data_parallel_runs):

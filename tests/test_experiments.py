@@ -40,6 +40,7 @@ def run_script(script: str, *args: str, monkeypatch) -> None:
         torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(CASES))
 def test_quick_mode(script, tmp_path, monkeypatch):
     run_script(script, "--quick", "--out", str(tmp_path), monkeypatch=monkeypatch)
@@ -133,6 +134,7 @@ RUN_KEYS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FSDD.is_dir(), reason=f"the FSDD recordings are not at {FSDD}")
 @pytest.mark.parametrize("beyond", [False, True], ids=["paper", "beyond"])
 def test_e6_quick_mode_trains_every_front_end_and_records_the_runs(beyond, tmp_path, monkeypatch):

@@ -9,6 +9,8 @@ import torch
 
 import adastft as ad
 
+pytestmark = pytest.mark.slow  # onnx export: seconds per model
+
 LENGTH = 2000
 
 

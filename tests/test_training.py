@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 
@@ -21,6 +22,7 @@ def test_resume_continues_exactly_where_the_checkpoint_stopped(tmp_path):
         assert torch.equal(value, b["state"][name]), name
 
 
+@pytest.mark.slow  # a torchrun launch of two processes
 def test_data_parallel_ranks_agree(data_parallel_runs):
     ranks = [torch.load(data_parallel_runs / "fit" / f"rank{r}.pt") for r in range(2)]
     for name, value in ranks[0]["state"].items():
