@@ -14,10 +14,10 @@ SPEC.md's sum becomes, with ``u = m + delta_n - N/2`` (distance to the centre)::
     S[k, n] = exp(-2 pi i k delta_n / N) * sum_m x[b_n + m] w_lam[k,n](u) exp(-2 pi i k m / N)
 
 When ``lam`` does not depend on ``k`` the sum is an ``rfft`` of the windowed frame (the FFT
-path, O(T N log N); windows of many values are evaluated on the support only, and with engine
-"compiled" inside fused kernels, :func:`adastft._fused.windowed_frames` and
-:func:`window_gradients`); otherwise it
-is evaluated directly (paper Sec. V-B), over the ``S <= N`` samples that the longest window
+path, O(T N log N); windows of many values are evaluated on the samples the longest one
+reaches only, and with engine "compiled" inside fused kernels,
+:func:`adastft._fused.windowed_frames` and :func:`window_gradients`); otherwise it is
+evaluated directly (paper Sec. V-B), over the ``S <= N`` samples that the longest window
 reaches (:func:`support`): in chunks of frequency bins with matrix products (engine "eager")
 or as sums fused by ``torch.compile`` (engine "compiled", :mod:`adastft._fused`). No
 ``(B, F, T, N)`` tensor ever exists.
@@ -65,7 +65,7 @@ class Geometry:
     hop: int | None  # integer-grid hop when ``starts`` is None
     max_working_memory: int | None  # bytes per chunk of the direct path; None: the default
     engine: str = "eager"  # "eager", or "compiled" (fused sums; fused windows on the FFT path)
-    support: tuple[int, int] | None = None  # direct path: the frame samples m in [lo, hi) used
+    support: tuple[int, int] | None = None  # the frame samples m in [lo, hi) used (None: all)
 
     @property
     def n_bins(self) -> int:
@@ -252,10 +252,10 @@ def fft_backward(
     g = grad.transpose(1, 2)  # (B, T, F)
     if frames.delta is not None:
         g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
+    support = slice(frames.offset, frames.offset + frames.values.shape[-1])
     if terms is None and _fuse_window(lam, frames, geom):
         # The halving is done inside the fused kernel: g_y = (irfft(G) + bins 0 and N/2) / 2,
         # with the real parts of bins 0 and N/2 times 1 and (-1)^m, instead of scaling G.
-        support = slice(frames.offset, frames.offset + frames.values.shape[-1])
         g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
         alternating = _alternating(geom.n_fft, g_y2.dtype, g.device)[support]
         edges = (g[..., :: geom.n_bins - 1].real, alternating)
@@ -263,8 +263,7 @@ def fft_backward(
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
     g = g * _half_weights(geom.n_bins, g.real.dtype, g.device)
-    g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")
-    g_y = g_y[..., frames.offset : frames.offset + frames.values.shape[-1]]
+    g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
     return window_gradients(
         geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, None, terms
     )
