@@ -90,9 +90,9 @@ class Window:
         ``"energy"``: ``c = 1 / sqrt(lam I2)``, ``c'/c = -1 / (2 lam)``.
         """
         if normalization == "amplitude":
-            return 1.0 / (lam * self.integral), -1.0 / lam
+            return (lam * self.integral).reciprocal_(), lam.reciprocal().neg_()
         if normalization == "energy":
-            return torch.rsqrt(lam * self.integral_sq), -0.5 / lam
+            return (lam * self.integral_sq).rsqrt_(), lam.reciprocal().mul_(-0.5)
         return None, None
 
     def contracted(
@@ -111,42 +111,58 @@ class Window:
             ``derivatives``. All three are zero outside the open support ``|u| < lam / 2``.
         """
         v = u / lam  # a division, not u * (1 / lam): the support edge |v| = 1/2 is exact
-        # 1 on the open support, 0 elsewhere: 0.5 - |v| is exact near the edge (Sterbenz), and
-        # float arithmetic is several times cheaper than a bool mask and torch.where.
-        inside = (0.5 - v.abs()).clamp_(min=0).sign_()
+        # 1.0 on the open support, 0.0 elsewhere: an in-place comparison keeps the float dtype,
+        # and a float product is several times cheaper than a bool mask or torch.where.
+        scale = v.detach().abs().lt_(0.5)
         v = v.clamp(-0.5, 0.5)  # fn and derivative are only evaluated on their domain
         c, dc_c = self.normalizer(lam, normalization)
-        w_lam = self.fn(v) * (inside if c is None else c * inside)
+        if c is not None:
+            scale = scale * c
+        w_lam = self.fn(v) * scale
         if not derivatives:
             return w_lam, None, None
-        dw_du = self.derivative(v) * (inside / lam if c is None else (c / lam) * inside)
-        dw_dlam = dw_du * v  # c w'(v) v / lam
-        dw_dlam = -dw_dlam if dc_c is None else torch.addcmul(-dw_dlam, dc_c, w_lam)
+        dw_du = self.derivative(v) * (scale / lam)  # c w'(v) / lam
+        if dc_c is None:
+            dw_dlam = torch.mul(dw_du, v).neg_()  # -c w'(v) v / lam
+        else:
+            dw_dlam = torch.addcmul(dc_c * w_lam, dw_du, v, value=-1.0)
         return w_lam, dw_dlam, dw_du
 
 
+# The built-in windows work in place on their own temporaries: on small windows every
+# operation's fixed cost counts, on large ones every pass over memory.
+
+
 def _hann(v: Tensor) -> Tensor:
-    return torch.cos(torch.pi * v) ** 2
+    return torch.cos(v * math.pi).square_()  # cos^2(pi v)
 
 
 def _hann_derivative(v: Tensor) -> Tensor:
-    return -torch.pi * torch.sin(2 * torch.pi * v)
+    return torch.sin(v * (2 * math.pi)).mul_(-math.pi)  # -pi sin(2 pi v)
 
 
 def _blackman(v: Tensor) -> Tensor:
-    return 0.42 + 0.5 * torch.cos(2 * torch.pi * v) + 0.08 * torch.cos(4 * torch.pi * v)
+    # 0.42 + 0.5 cos(2 pi v) + 0.08 cos(4 pi v), summed in this order: near the edges, where
+    # the terms nearly cancel, the value rounds as the formula of SPEC.md does.
+    high = torch.cos(v * (4 * math.pi)).mul_(0.08)
+    return torch.cos(v * (2 * math.pi)).mul_(0.5).add_(0.42).add_(high)
 
 
 def _blackman_derivative(v: Tensor) -> Tensor:
-    return -torch.pi * torch.sin(2 * torch.pi * v) - 0.32 * torch.pi * torch.sin(4 * torch.pi * v)
+    # -pi sin(2 pi v) - 0.32 pi sin(4 pi v)
+    return (
+        torch.sin(v * (4 * math.pi))
+        .mul_(-0.32 * math.pi)
+        .add_(torch.sin(v * (2 * math.pi)), alpha=-math.pi)
+    )
 
 
 def _hamming(v: Tensor) -> Tensor:
-    return 0.54 + 0.46 * torch.cos(2 * torch.pi * v)
+    return torch.cos(v * (2 * math.pi)).mul_(0.46).add_(0.54)  # 0.54 + 0.46 cos(2 pi v)
 
 
 def _hamming_derivative(v: Tensor) -> Tensor:
-    return -0.92 * torch.pi * torch.sin(2 * torch.pi * v)
+    return torch.sin(v * (2 * math.pi)).mul_(-0.92 * math.pi)  # -0.92 pi sin(2 pi v)
 
 
 def gaussian(sigma: float = 1.0 / 6.0) -> Window:
@@ -166,10 +182,10 @@ def gaussian(sigma: float = 1.0 / 6.0) -> Window:
     s2 = float(sigma) ** 2
 
     def fn(v: Tensor) -> Tensor:
-        return torch.exp(-0.5 * v * v / s2)
+        return torch.exp(v.square().mul_(-0.5 / s2))
 
     def derivative(v: Tensor) -> Tensor:
-        return -(v / s2) * torch.exp(-0.5 * v * v / s2)
+        return (v * (-1.0 / s2)).mul_(torch.exp(v.square().mul_(-0.5 / s2)))
 
     half = 0.5 / sigma  # the support edge in units of sigma
     return Window(
