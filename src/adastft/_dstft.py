@@ -57,12 +57,17 @@ class _DSTFTFunction(torch.autograd.Function):
             spec = K.direct_forward(frames, lam, geom)
             ctx.save_for_backward(xp, lam, starts, spec)
             return _reshaped(spec, out_shape)
-        # A window shared by the batch is at most (T, N): keep it (and its derivatives) for the
-        # backward; per-example windows are as large as the frames and are recomputed.
-        need_params = lam.requires_grad or (starts is not None and starts.requires_grad)
-        spec, terms = K.fft_forward(frames, lam, geom, derivatives=need_params)
+        # A window shared by the batch is at most (T, N): keep the terms that the backward
+        # will use (w for x, dw/dlam for lam, dw/du for the starts); per-example windows are as
+        # large as the frames and are recomputed.
+        used = ctx.needs_input_grad[:3]
+        spec, terms = K.fft_forward(frames, lam, geom, derivatives=used[1] or used[2])
         ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
-        kept = [t for t in terms if t is not None] if ctx.keep_windows else []
+        kept = (
+            [t if use else None for t, use in zip(terms, used, strict=True)]
+            if ctx.keep_windows
+            else []
+        )
         ctx.save_for_backward(xp, lam, starts, spec, *kept)
         return _reshaped(spec, out_shape)
 
@@ -79,7 +84,7 @@ class _DSTFTFunction(torch.autograd.Function):
                 grad, spec, frames, lam, geom, needs
             )
         else:
-            terms = (*kept, None, None)[:3] if ctx.keep_windows else None
+            terms = tuple(kept) if ctx.keep_windows else None
             grad_frames, grad_lam, grad_starts = K.fft_backward(
                 grad, spec, frames, lam, geom, needs, terms
             )

@@ -115,7 +115,7 @@ def windowed_frames(
     N)``. Eagerly, evaluating ``w_lam`` costs about a dozen passes over ``(T, N)`` tensors.
     """
     _compiled_only()
-    w, _, _ = window.contracted(lam[:, 0, :, None], u, normalization)
+    w, _, _ = window.contracted(lam.transpose(1, 2), u, normalization)
     return values * w
 
 

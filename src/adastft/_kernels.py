@@ -184,7 +184,7 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
     """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
-    return geom.window.contracted(lam[:, 0, :, None], frames.u, geom.normalization, derivatives)
+    return geom.window.contracted(lam.transpose(1, 2), frames.u, geom.normalization, derivatives)
 
 
 def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
@@ -241,8 +241,9 @@ def fft_backward(
 
     ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
     gradient of every windowed sample ``y = x_frame * w``. ``irfft`` (unnormalised) counts the
-    bins ``0 < k < N/2`` twice, as a Hermitian spectrum, so halving them (bins ``0`` and ``N/2``
-    kept) gives ``g_y`` in one inverse transform.
+    bins ``0 < k < N/2`` twice, as a Hermitian spectrum, and bins ``0`` and ``N/2`` once: with
+    those two doubled it gives ``2 g_y`` in one inverse transform, and the factor ``1/2`` is
+    applied to the window-sized terms (:func:`window_gradients`).
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
     Returns ``grad_frames`` ``(B, T, S)`` (the frames' support only) and ``grad_lam``,
@@ -250,31 +251,28 @@ def fft_backward(
     to the parameters' shapes).
     """
     g = grad.transpose(1, 2)  # (B, T, F)
-    if frames.delta is not None:
-        g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
     support = slice(frames.offset, frames.offset + frames.values.shape[-1])
+    args = (geom.window, geom.normalization)
     if terms is None and _fuse_window(lam, frames, geom):
-        # The halving is done inside the fused kernel: g_y = (irfft(G) + bins 0 and N/2) / 2,
-        # with the real parts of bins 0 and N/2 times 1 and (-1)^m, instead of scaling G.
+        # Bins 0 and N/2 are added inside the fused kernel, with the real parts of bins 0 and
+        # N/2 times 1 and (-1)^m, instead of in a copy of G.
+        if frames.delta is not None:
+            g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
         g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
         alternating = _alternating(geom.n_fft, g_y2.dtype, g.device)[support]
         edges = (g[..., :: geom.n_bins - 1].real, alternating)
-        args = (geom.window, geom.normalization, g_y2, frames.values, lam, frames.u, needs, edges)
+        args = (*args, g_y2, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    g = g * _half_weights(geom.n_bins, g.real.dtype, g.device)
-    g_y = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
-    return window_gradients(
-        geom.window, geom.normalization, g_y, frames.values, lam, frames.u, needs, None, terms
-    )
-
-
-@_cached
-def _half_weights(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``(1, 1/2, ..., 1/2, 1)`` ``(F,)``: ``irfft`` counts the bins ``0 < k < N/2`` twice."""
-    weights = torch.full((n_bins,), 0.5, dtype=dtype, device=device)
-    weights[:: n_bins - 1] = 1.0
-    return weights
+    # A contiguous copy of G (conj(P)) that irfft reads in place of its own copy of a strided G.
+    bins = torch.empty(g.shape, dtype=g.dtype, device=g.device)
+    if frames.delta is None:
+        bins.copy_(g)
+    else:
+        torch.mul(g, phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2), out=bins)
+    bins[..., :: geom.n_bins - 1] *= 2
+    g_y2 = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")[..., support]
+    return window_gradients(*args, g_y2, frames.values, lam, frames.u, needs, None, terms)
 
 
 @_cached
@@ -286,7 +284,7 @@ def _alternating(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def window_gradients(
     window: Window,
     normalization: str | None,
-    g_y: Tensor,
+    g_y2: Tensor,
     values: Tensor,
     lam: Tensor,
     u: Tensor,
@@ -294,38 +292,42 @@ def window_gradients(
     edges: tuple | None = None,
     terms: tuple | None = None,
 ):
-    """From ``g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
+    """From ``2 g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
 
     ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
-    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``.
-    ``edges = (E, (-1)^m)``: ``g_y`` is then the inverse transform with every bin counted
-    twice but 0 and N/2 (``2 g_y`` short of them): their real parts ``E`` ``(B, T, 2)`` are
-    added here, and the sum halved.
+    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``. The
+    factor ``1/2`` of ``g_y2`` is applied to the window (``grad_frames``) and to the sums.
+    ``edges = (E, (-1)^m)``: ``g_y2`` is then the inverse transform with every bin counted
+    twice but 0 and N/2: their real parts ``E`` ``(B, T, 2)`` are added here.
     ``terms``: the windows ``(w, dw_dlam, dw_du)`` if kept by the forward, else recomputed.
     Elementwise products and sums only: :mod:`adastft._fused` compiles this very function.
     """
     need_x, need_lam, need_starts = needs
     if edges is not None:
-        g_y = 0.5 * (g_y + edges[0][..., :1] + edges[0][..., 1:] * edges[1])
+        g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
     if terms is None:
-        terms = window.contracted(lam[:, 0, :, None], u, normalization, need_lam or need_starts)
-    w, dw_dlam, dw_du = terms
-    grad_frames = g_y * w if need_x else None
+        terms = window.contracted(lam.transpose(1, 2), u, normalization, need_lam or need_starts)
+    w, dw_dlam, dw_du = terms  # those that are not needed may be None
+    grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
-        g_w = g_y * values  # the gradient of each window sample, per frame
+        g_w = g_y2 * values  # twice the gradient of each window sample, per frame
         if need_lam:
-            grad_lam = _sum_to_window(g_w * dw_dlam, w.shape)
+            grad_lam = _sum_to_window(g_w, dw_dlam).mul_(0.5)
         if need_starts:
-            grad_starts = -_sum_to_window(g_w * dw_du, w.shape)
+            grad_starts = _sum_to_window(g_w, dw_du).mul_(-0.5)
     return grad_frames, grad_lam, grad_starts
 
 
-def _sum_to_window(grad: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a ``(B, T, S)`` gradient over the samples and the dims where the window
-    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw)``, in one reduction."""
-    dims = [i for i in (0, 1) if shape[i] == 1 and grad.shape[i] != 1]
-    return grad.sum([*dims, 2]).view(shape[0], shape[1])
+def _sum_to_window(g_w: Tensor, dw: Tensor) -> Tensor:
+    """``sum_m g_w dw`` over the samples and the dims where the window term ``dw``
+    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw)``. A window shared by every frame is a matrix-vector
+    product, read once; otherwise a product and one reduction."""
+    bw, tw, size = dw.shape
+    if bw == tw == 1:
+        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(1, 1)
+    dims = [i for i in (0, 1) if dw.shape[i] == 1 and g_w.shape[i] != 1]
+    return (g_w * dw).sum([*dims, 2]).view(bw, tw)
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
     if win_length.numel() == 1:
         low = high = win_length.item()
     else:
-        low, high = torch.stack(torch.aminmax(win_length.detach())).tolist()
+        low, high = (v.item() for v in torch.aminmax(win_length.detach()))
     if not (low > 0 and high <= n_fft):  # also catches NaN
         lam = win_length.detach()
         first = lam[~((lam > 0) & (lam <= n_fft))].flatten()[0].item()
@@ -93,12 +93,14 @@ def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
 def broadcast_shapes(*shapes: tuple) -> tuple | None:
     """The broadcast of ``shapes`` (numpy rules), or ``None`` if they do not broadcast."""
     ndim = max(len(s) for s in shapes)
-    out = []
-    for dims in zip(*((1,) * (ndim - len(s)) + tuple(s) for s in shapes), strict=True):
-        sizes = {d for d in dims if d != 1}
-        if len(sizes) > 1:
-            return None
-        out.append(sizes.pop() if sizes else 1)
+    out = [1] * ndim
+    for shape in shapes:
+        for i, d in enumerate(shape, ndim - len(shape)):
+            if d != 1:
+                if out[i] == 1:
+                    out[i] = d
+                elif out[i] != d:
+                    return None
     return tuple(out)
 
 

@@ -113,7 +113,7 @@ class Window:
         v = u / lam  # a division, not u * (1 / lam): the support edge |v| = 1/2 is exact
         # 1.0 on the open support, 0.0 elsewhere: an in-place comparison keeps the float dtype,
         # and a float product is several times cheaper than a bool mask or torch.where.
-        scale = v.detach().abs().lt_(0.5)
+        scale = v.abs().lt_(0.5)
         v = v.clamp(-0.5, 0.5)  # fn and derivative are only evaluated on their domain
         c, dc_c = self.normalizer(lam, normalization)
         if c is not None:
