@@ -197,19 +197,24 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool =
     Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
     (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
     """
+    values, n = frames.values, geom.n_fft
+    lo, size = frames.offset, values.shape[-1]
     windowed = None
     if _fuse_window(lam, frames, geom):
         windowed = _fused.call(
-            "windowed_frames", geom.window, geom.normalization, frames.values, lam, frames.u
+            "windowed_frames", geom.window, geom.normalization, values, lam, frames.u
         )
+        if windowed is not None and size != n:  # outside every window's support: zeros
+            windowed = F.pad(windowed, (lo, n - lo - size))
     if windowed is None:
         terms = fft_window(lam, frames, geom, derivatives)
-        windowed = frames.values * terms[0]
+        if size == n:
+            windowed = values * terms[0]
+        else:  # the product is written into zero frames of N samples
+            windowed = values.new_zeros(*values.shape[:-1], n)
+            torch.mul(values, terms[0], out=windowed[..., lo : lo + size])
     else:  # fused: the backward recomputes the window, fused with its own products
         terms = (None, None, None)
-    lo, size = frames.offset, windowed.shape[-1]
-    if size != geom.n_fft:  # the samples outside every window's support are zeros
-        windowed = F.pad(windowed, (lo, geom.n_fft - lo - size))
     spec = torch.fft.rfft(windowed, dim=-1).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
