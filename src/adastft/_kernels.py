@@ -256,25 +256,27 @@ def fft_backward(
     to the parameters' shapes).
     """
     g = grad.transpose(1, 2)  # (B, T, F)
+    shift = None  # conj(P) of fractional positions, (Bs, T, F)
+    if frames.delta is not None:
+        shift = phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
     support = slice(frames.offset, frames.offset + frames.values.shape[-1])
     args = (geom.window, geom.normalization)
     if terms is None and _fuse_window(lam, frames, geom):
         # Bins 0 and N/2 are added inside the fused kernel, with the real parts of bins 0 and
         # N/2 times 1 and (-1)^m, instead of in a copy of G.
-        if frames.delta is not None:
-            g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2)
+        g = g if shift is None else g * shift
         g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
         alternating = _alternating(geom.n_fft, g_y2.dtype, g.device)[support]
         edges = (g[..., :: geom.n_bins - 1].real, alternating)
         args = (*args, g_y2, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    # A contiguous copy of G (conj(P)) that irfft reads in place of its own copy of a strided G.
+    # A contiguous copy of G conj(P) that irfft reads in place of its own copy of a strided G.
     bins = torch.empty(g.shape, dtype=g.dtype, device=g.device)
-    if frames.delta is None:
+    if shift is None:
         bins.copy_(g)
     else:
-        torch.mul(g, phase(frames.delta, geom.n_fft, grad.dtype).conj().transpose(1, 2), out=bins)
+        torch.mul(g, shift, out=bins)
     bins[..., :: geom.n_bins - 1] *= 2
     g_y2 = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")[..., support]
     return window_gradients(*args, g_y2, frames.values, lam, frames.u, needs, None, terms)
