@@ -46,6 +46,7 @@ def _grads(engine: str, x, lam, positions, normalization):
     return (spec.detach(), *torch.autograd.grad(loss, (x, lam, positions)))
 
 
+@pytest.mark.compile
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
 @pytest.mark.parametrize(
     "batch_lam, batch, normalization",
@@ -143,6 +144,7 @@ def test_fused_sums_never_run_uncompiled(monkeypatch):
     assert not _fused._BROKEN
 
 
+@pytest.mark.compile
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
 def test_compiled_engine_runs_compiled_code(fused_calls):
     """The compiled engine must not quietly fall back to eager: every fused call returns."""
@@ -209,6 +211,7 @@ def _fft_grads(engine, x, lam, hop, positions, normalization):
 FFT_KINDS = ["time, integer hop", "per example", "constant, fractional positions"]
 
 
+@pytest.mark.compile
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
 @pytest.mark.parametrize(
     "kind, normalization", list(zip(FFT_KINDS, ["energy", None, "amplitude"], strict=True))
@@ -230,6 +233,7 @@ def test_compiled_fft_path_equals_reference_and_eager(kind, normalization, fused
         torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.compile
 @pytest.mark.skipif(not _fused.available(), reason="torch.compile is not supported here")
 def test_gradcheck_compiled_fft_path():
     gen = torch.Generator().manual_seed(2)

@@ -390,6 +390,7 @@ class _TinyModel(torch.nn.Module):
         return self.head(self.dstft(x).abs().transpose(-1, -2)).mean()
 
 
+@pytest.mark.compile
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
 @pytest.mark.parametrize(
     ("win_mode", "hop_mode", "engine", "backend"),
