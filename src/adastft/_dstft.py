@@ -7,8 +7,6 @@ analytic gradients (Sec. IV) instead of differentiating through the operations.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -75,7 +73,8 @@ class _DSTFTFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad: Tensor):
         xp, lam, starts, spec, *kept = ctx.saved_tensors
-        grad = grad.reshape(spec.shape)
+        if grad.shape != spec.shape:
+            grad = grad.reshape(spec.shape)
         geom: K.Geometry = ctx.geom
         needs = need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
         frames = K.make_frames(xp, starts, geom)
@@ -93,9 +92,9 @@ class _DSTFTFunction(torch.autograd.Function):
             grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
             grad_x = K.reduce_to(grad_x, xp.shape)
         if need_lam:
-            if not ctx.direct:
-                grad_lam = grad_lam[:, None, :]
-            grad_lam = K.reduce_to(grad_lam, lam.shape).expand_as(lam)
+            grad_lam = K.reduce_to(grad_lam, lam.shape)
+            if grad_lam.shape != lam.shape:
+                grad_lam = grad_lam.expand_as(lam)
         if need_starts:
             # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
             k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
@@ -182,7 +181,7 @@ def _prepare(
             hop_value = hop_length
         check_scalar("hop_length", hop_value, low=0.0, low_open=True, rule="hop_length > 0")
         n_t = n_frames(length, n, hop_value, center=center)
-        if isinstance(hop_length, numbers.Integral) or (
+        if type(hop_length) is int or (
             not isinstance(hop_length, Tensor) and float(hop_length).is_integer()
         ):
             hop = int(hop_length)
@@ -305,7 +304,9 @@ def _canonical(
 def _flatten_batch(value: Tensor, core: int, batch_shape: torch.Size, batch: int) -> Tensor:
     """``(..., *core)`` -> ``(1, *core)`` without batch dims of size > 1, else ``(B, *core)``."""
     core_shape = value.shape[value.dim() - core :]
-    if all(d == 1 for d in value.shape[: value.dim() - core]):
+    if value.dim() == core + 1 and value.shape[0] == 1:
+        return value  # already (1, *core)
+    if value.shape[: value.dim() - core].numel() == 1:
         return value.reshape(1, *core_shape)
     return value.expand(*batch_shape, *core_shape).reshape(batch, *core_shape)
 

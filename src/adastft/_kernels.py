@@ -92,15 +92,13 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     n, t = geom.n_fft, geom.n_frames
     lo, hi = geom.support or (0, n)
     batch, length = xp.shape
-    offsets = _offsets(n, xp.dtype, xp.device)
-    if hi - lo != n:
-        offsets = offsets[lo:hi]
+    offsets = _support_offsets(n, lo, hi, xp.dtype, xp.device)
     if starts is None:
         # The integer grid of T = 1 + (Lp - N) // hop frames lies inside xp: a strided view.
         values = xp.unfold(-1, n, geom.hop)
         if values.shape[1] != t or hi - lo != n:
             values = values[:, :t, lo:hi]
-        return Frames(values, offsets.view(1, 1, -1), None, None, lo)
+        return Frames(values, offsets, None, None, lo)
     first = torch.ceil(starts)
     delta = first - starts
     m = torch.arange(lo, hi, device=xp.device)
@@ -130,6 +128,12 @@ def _cached(fn):
 def _offsets(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``m - N/2`` for ``m`` in ``[0, N)``: the distance of each frame sample to the centre."""
     return torch.arange(-(n // 2), n - n // 2, dtype=dtype, device=device)
+
+
+@_cached
+def _support_offsets(n: int, lo: int, hi: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """:func:`_offsets` of the support ``[lo, hi)``, shape ``(1, 1, S)``."""
+    return _offsets(n, dtype, device)[lo:hi].view(1, 1, -1)
 
 
 def overlap_add(grad_frames: Tensor, frames: Frames, geom: Geometry, length: int) -> Tensor:
@@ -184,7 +188,12 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
     """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
-    return geom.window.contracted(lam.transpose(1, 2), frames.u, geom.normalization, derivatives)
+    return geom.window.contracted(_per_frame(lam), frames.u, geom.normalization, derivatives)
+
+
+def _per_frame(lam: Tensor) -> Tensor:
+    """Window lengths ``(Bl, 1, Tl)`` as ``(Bl, Tl, 1)``, against samples ``(B, T, S)``."""
+    return lam if lam.shape[-1] == 1 else lam.transpose(1, 2)
 
 
 def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
@@ -251,9 +260,9 @@ def fft_backward(
     applied to the window-sized terms (:func:`window_gradients`).
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
-    Returns ``grad_frames`` ``(B, T, S)`` (the frames' support only) and ``grad_lam``,
-    ``grad_starts`` reduced to the shape ``(Bw, Tw)`` of the windows (the caller reduces further
-    to the parameters' shapes).
+    Returns ``grad_frames`` ``(B, T, S)`` (the frames' support only), ``grad_lam``
+    ``(Bw, 1, Tw)`` and ``grad_starts`` ``(Bw, Tw)``, summed over the frames of each window
+    (the caller reduces further to the parameters' shapes).
     """
     g = grad.transpose(1, 2)  # (B, T, F)
     shift = None  # conj(P) of fractional positions, (Bs, T, F)
@@ -271,15 +280,25 @@ def fft_backward(
         args = (*args, g_y2, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    # A contiguous copy of G conj(P) that irfft reads in place of its own copy of a strided G.
+    # A contiguous copy of G conj(P), with bins 0 and N/2 doubled, that irfft reads in place of
+    # its own copy of a strided G: one product with the factors (2, 1, ..., 1, 2).
+    factors = _edge_factors(geom.n_bins, g.real.dtype, g.device)
+    if shift is not None:
+        factors = shift * factors
     bins = torch.empty(g.shape, dtype=g.dtype, device=g.device)
-    if shift is None:
-        bins.copy_(g)
-    else:
-        torch.mul(g, shift, out=bins)
-    bins[..., :: geom.n_bins - 1] *= 2
-    g_y2 = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")[..., support]
+    torch.mul(g, factors, out=bins)
+    g_y2 = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")
+    if g_y2.shape[-1] != frames.values.shape[-1]:
+        g_y2 = g_y2[..., support]
     return window_gradients(*args, g_y2, frames.values, lam, frames.u, needs, None, terms)
+
+
+@_cached
+def _edge_factors(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(2, 1, ..., 1, 2)``: bins 0 and N/2, which ``irfft`` counts once, counted twice."""
+    factors = torch.ones(n_bins, dtype=dtype, device=device)
+    factors[:: n_bins - 1] = 2.0
+    return factors
 
 
 @_cached
@@ -302,7 +321,8 @@ def window_gradients(
     """From ``2 g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
 
     ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
-    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's shape ``(Bw, Tw)``. The
+    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's frames: ``(Bw, 1, Tw)`` (the
+    layout of ``lam``) and ``(Bw, Tw)`` (that of the starts). The
     factor ``1/2`` of ``g_y2`` is applied to the window (``grad_frames``) and to the sums.
     ``edges = (E, (-1)^m)``: ``g_y2`` is then the inverse transform with every bin counted
     twice but 0 and N/2: their real parts ``E`` ``(B, T, 2)`` are added here.
@@ -313,28 +333,28 @@ def window_gradients(
     if edges is not None:
         g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
     if terms is None:
-        terms = window.contracted(lam.transpose(1, 2), u, normalization, need_lam or need_starts)
+        terms = window.contracted(_per_frame(lam), u, normalization, need_lam or need_starts)
     w, dw_dlam, dw_du = terms  # those that are not needed may be None
     grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
         g_w = g_y2 * values  # twice the gradient of each window sample, per frame
         if need_lam:
-            grad_lam = _sum_to_window(g_w, dw_dlam).mul_(0.5)
+            grad_lam = _sum_to_window(g_w, dw_dlam, (len(dw_dlam), 1, -1)).mul_(0.5)
         if need_starts:
-            grad_starts = _sum_to_window(g_w, dw_du).mul_(-0.5)
+            grad_starts = _sum_to_window(g_w, dw_du, dw_du.shape[:2]).mul_(-0.5)
     return grad_frames, grad_lam, grad_starts
 
 
-def _sum_to_window(g_w: Tensor, dw: Tensor) -> Tensor:
+def _sum_to_window(g_w: Tensor, dw: Tensor, shape) -> Tensor:
     """``sum_m g_w dw`` over the samples and the dims where the window term ``dw``
-    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw)``. A window shared by every frame is a matrix-vector
-    product, read once; otherwise a product and one reduction."""
+    ``(Bw, Tw, S)`` is 1, returned in ``shape`` (``Bw Tw`` elements). A window shared by every
+    frame is a matrix-vector product, read once; otherwise a product and one reduction."""
     bw, tw, size = dw.shape
     if bw == tw == 1:
-        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(1, 1)
+        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(shape)
     dims = [i for i in (0, 1) if dw.shape[i] == 1 and g_w.shape[i] != 1]
-    return (g_w * dw).sum([*dims, 2]).view(bw, tw)
+    return (g_w * dw).sum([*dims, 2]).view(shape)
 
 
 # --------------------------------------------------------------------------------------------

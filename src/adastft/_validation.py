@@ -44,8 +44,11 @@ def check_scalar(
     high_open: bool = False,
 ) -> float:
     """A real Python number within ``[low, high]`` (ends open if asked)."""
-    ok_type = isinstance(value, numbers.Integral if integer else numbers.Real)
-    if not ok_type or isinstance(value, bool):
+    exact = type(value) is int or (type(value) is float and not integer)  # the common case
+    if not exact and (
+        not isinstance(value, numbers.Integral if integer else numbers.Real)
+        or isinstance(value, bool)
+    ):
         kind = "an int" if integer else "a real number"
         raise TypeError(f"{name} must be {kind} ({rule}); got {value!r}")
     v = float(value)  # type: ignore[arg-type]
@@ -61,7 +64,9 @@ def check_scalar(
 
 def check_n_fft(n_fft: object) -> int:
     """``n_fft`` must be an even integer >= 2."""
-    if not isinstance(n_fft, numbers.Integral) or isinstance(n_fft, bool):
+    if type(n_fft) is not int and (
+        not isinstance(n_fft, numbers.Integral) or isinstance(n_fft, bool)
+    ):
         raise TypeError(f"n_fft must be an even int >= 2; got {n_fft!r}")
     if n_fft < 2 or n_fft % 2:
         raise ValueError(f"n_fft must be an even int >= 2; got {n_fft!r}")
@@ -92,6 +97,8 @@ def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
 
 def broadcast_shapes(*shapes: tuple) -> tuple | None:
     """The broadcast of ``shapes`` (numpy rules), or ``None`` if they do not broadcast."""
+    if len(shapes) == 2 and shapes[0] == shapes[1]:
+        return tuple(shapes[0])
     ndim = max(len(s) for s in shapes)
     out = [1] * ndim
     for shape in shapes:
