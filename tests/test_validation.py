@@ -242,3 +242,52 @@ def test_positions_may_add_batch_dims_like_win_length():
     for i in range(2):
         expected = dstft_reference(x, 9.5, n_fft=N_FFT, positions=positions[i])
         assert_close_to_reference(got[i], expected)
+
+
+# --- checks kept between calls --------------------------------------------------------------
+# dstft keeps the outcome of the checks that depend on no tensor value (_dstft._CHECKED): a call
+# that repeats a valid one must still reject bad values, and options equal to valid ones but of
+# another type.
+
+
+def test_repeated_call_still_checks_window_length_values():
+    lam = torch.full((1, T_DEFAULT), 8.0, dtype=torch.float64)
+    ad.dstft(X, lam, n_fft=N_FFT)
+    lam[0, 3] = 0.0
+    with raises(ValueError, "win_length"):
+        ad.dstft(X, lam, n_fft=N_FFT)
+    lam[0, 3] = N_FFT + 1.0
+    with raises(ValueError, "win_length"):
+        ad.dstft(X, lam, n_fft=N_FFT)
+
+
+@pytest.mark.parametrize(
+    ("valid", "invalid", "exc", "name"),
+    [
+        (dict(center=True), dict(center=1), TypeError, "center"),
+        (dict(hop_length=1), dict(hop_length=True), TypeError, "hop_length"),
+        (
+            dict(max_working_memory=1),
+            dict(max_working_memory=True),
+            TypeError,
+            "max_working_memory",
+        ),
+    ],
+)
+def test_repeated_call_checks_option_types(valid, invalid, exc, name):
+    lam = torch.tensor(8.0, dtype=torch.float64)
+    ad.dstft(X, lam, n_fft=N_FFT, **valid)
+    with raises(exc, name):
+        ad.dstft(X, lam, n_fft=N_FFT, **invalid)
+
+
+def test_kept_checks_are_bounded_and_unhashable_options_are_named():
+    from adastft import _dstft
+
+    lam = torch.tensor(8.0, dtype=torch.float64)
+    x = torch.zeros(20 + 2 * _dstft._CHECKED_MAX, dtype=torch.float64)
+    for length in range(20, len(x)):
+        ad.dstft(x[:length], lam, n_fft=N_FFT)
+    assert 0 < len(_dstft._CHECKED) <= _dstft._CHECKED_MAX
+    with raises(TypeError, "window"):
+        ad.dstft(X, lam, n_fft=N_FFT, window=["hann"])

@@ -7,6 +7,8 @@ analytic gradients (Sec. IV) instead of differentiating through the operations.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -112,6 +114,23 @@ def _reshaped(spec: Tensor, shape) -> Tensor:
     return spec if shape is None or spec.shape == shape else spec.reshape(shape)
 
 
+# The outcome of the argument checks that depend on no tensor value (shapes, dtypes, devices and
+# options), by those: a later call with the same key checks the window-length values only. Only
+# the common call is kept (tensors x and win_length, a number or no hop_length, no positions).
+_CHECKED: dict = {}
+_CHECKED_MAX = 64
+
+
+class _Checked(NamedTuple):
+    """What the checks derive from the options: the frame grid and the validated settings."""
+
+    n_fft: int
+    n_frames: int
+    hop: int | None  # None: a fractional hop, placed by grid_positions
+    window: Window
+    max_working_memory: int | None
+
+
 def _prepare(
     x,
     win_length,
@@ -130,6 +149,93 @@ def _prepare(
 
     Returns ``(xp, lam, starts, geom, batch_shape)``.
     """
+    key = _check_key(
+        x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
+        max_working_memory, engine,
+    )  # fmt: skip
+    checked = None if key is None else _CHECKED.get(key)
+    if checked is None:
+        checked, x, lam, positions, win_max = _check(
+            x,
+            win_length,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            positions=positions,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            normalization=normalization,
+            max_working_memory=max_working_memory,
+            engine=engine,
+        )
+        if key is not None:
+            if len(_CHECKED) >= _CHECKED_MAX:
+                _CHECKED.clear()
+            _CHECKED[key] = checked
+    else:
+        lam = win_length.reshape(1, 1) if win_length.dim() == 0 else win_length
+        win_max = check_win_length_values(win_length, checked.n_fft)
+        if checked.hop is None:
+            positions = grid_positions(
+                hop_length, checked.n_frames, n_fft=checked.n_fft, center=center, like=x
+            )
+    return _canonical(
+        x,
+        lam,
+        positions,
+        n_fft=checked.n_fft,
+        n_frames=checked.n_frames,
+        hop=checked.hop,
+        window=checked.window,
+        center=center,
+        pad_mode=pad_mode,
+        normalization=normalization,
+        win_max=win_max,
+        max_working_memory=checked.max_working_memory,
+        engine=engine,
+    )
+
+
+def _check_key(x, win_length, n_fft, hop_length, positions, *options) -> tuple | None:
+    """The key of :data:`_CHECKED` for these arguments, or ``None`` if the call is not kept.
+
+    Scalars are keyed with their types, so that ``True`` does not pass for ``1``.
+    """
+    if (
+        not isinstance(x, Tensor)
+        or not isinstance(win_length, Tensor)
+        or positions is not None
+        or isinstance(hop_length, Tensor)
+        or torch.compiler.is_compiling()
+    ):
+        return None
+    key = (
+        x.shape, x.dtype, x.device, win_length.shape, win_length.dtype, win_length.device,
+        n_fft, type(n_fft), hop_length, type(hop_length),
+        *options, *map(type, options),
+    )  # fmt: skip
+    try:
+        hash(key)
+    except TypeError:  # an unhashable option: the full checks name it
+        return None
+    return key
+
+
+def _check(
+    x,
+    win_length,
+    *,
+    n_fft,
+    hop_length,
+    positions,
+    window,
+    center,
+    pad_mode,
+    normalization,
+    max_working_memory,
+    engine,
+):
+    """Every argument check. Returns ``(checked, x, lam, positions, win_max)``."""
     x = check_signal(x)
     n = check_n_fft(n_fft)
     window = get_window(window)
@@ -211,21 +317,8 @@ def _prepare(
         lam = torch.full((1, 1), float(win_length), dtype=x.dtype, device=x.device)
         win_max = float(win_length)
     check_choice("engine", engine, ENGINES)
-    return _canonical(
-        x,
-        lam,
-        positions,
-        n_fft=n,
-        n_frames=n_t,
-        hop=hop,
-        window=window,
-        center=center,
-        pad_mode=pad_mode,
-        normalization=normalization,
-        win_max=win_max,
-        max_working_memory=max_working_memory,
-        engine=engine,
-    )
+    checked = _Checked(n, n_t, hop, window, max_working_memory)
+    return checked, x, lam, positions, win_max
 
 
 def grid_positions(hop_length, n_t: int, *, n_fft: int, center: bool, like: Tensor) -> Tensor:
@@ -266,11 +359,9 @@ def _canonical(
     n, n_t = n_fft, n_frames
     n_bins = n // 2 + 1
     length = x.shape[-1]
-    shapes = [x.shape[:-1], lam.shape[:-2]]
-    if positions is not None:
-        shapes.append(positions.shape[:-1])
-    batch_shape = torch.Size(broadcast_shapes(*shapes))
-    batch = batch_shape.numel()
+    batch_shape, batch = _batch(
+        x.shape[:-1], lam.shape[:-2], None if positions is None else positions.shape[:-1]
+    )
     xb = x if x.shape == (batch, length) else x.expand(*batch_shape, length).reshape(batch, length)
     if center:
         xb = F.pad(xb, (n // 2, n // 2), mode=pad_mode)
@@ -297,8 +388,18 @@ def _canonical(
     # evaluated on S <= N samples per frame instead of N.
     many = lam.shape[0] > 1 or lam.shape[-1] > 1 or positions is not None
     support = K.support(n, win_max) if lam.shape[-2] > 1 or many else None
-    geom = K.Geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
+    geom = _geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
     return xb, lam, starts, geom, batch_shape
+
+
+@K._cached
+def _batch(*shapes: torch.Size | None) -> tuple[torch.Size, int]:
+    """The broadcast batch shape of the arguments (``None``: absent) and its size."""
+    batch_shape = torch.Size(broadcast_shapes(*(s for s in shapes if s is not None)))
+    return batch_shape, batch_shape.numel()
+
+
+_geometry = K._cached(K.Geometry)  # one Geometry per distinct transform, not one per call
 
 
 def _flatten_batch(value: Tensor, core: int, batch_shape: torch.Size, batch: int) -> Tensor:

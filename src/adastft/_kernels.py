@@ -113,8 +113,9 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
 
 
 def _cached(fn):
-    """Memoise a constant-tensor factory, except while torch.compile traces (it bakes the
-    constant into the graph itself, and does not trace through caches)."""
+    """Memoise a function of hashable arguments (a constant-tensor factory, a static layout),
+    except while torch.compile traces (it bakes constants into the graph itself, and does not
+    trace through caches)."""
     cached = functools.lru_cache(maxsize=16)(fn)
 
     @functools.wraps(fn)
@@ -282,7 +283,7 @@ def fft_backward(
         return fused if fused is not None else window_gradients(*args)
     # A contiguous copy of G conj(P), with bins 0 and N/2 doubled, that irfft reads in place of
     # its own copy of a strided G: one product with the factors (2, 1, ..., 1, 2).
-    factors = _edge_factors(geom.n_bins, g.real.dtype, g.device)
+    factors = _edge_factors(geom.n_bins, frames.values.dtype, g.device)
     if shift is not None:
         factors = shift * factors
     bins = torch.empty(g.shape, dtype=g.dtype, device=g.device)
