@@ -52,6 +52,7 @@ class _DSTFTFunction(torch.autograd.Function):
         frames = K.make_frames(xp, starts, geom)
         ctx.geom = geom
         ctx.direct = lam.shape[1] > 1
+        ctx.shape = torch.Size((xp.shape[0], geom.n_bins, geom.n_frames))
         ctx.keep_windows = False
         if ctx.direct:
             spec = K.direct_forward(frames, lam, geom)
@@ -59,7 +60,7 @@ class _DSTFTFunction(torch.autograd.Function):
             return _reshaped(spec, out_shape)
         # A window shared by the batch is at most (T, N): keep the terms that the backward
         # will use (w for x, dw/dlam for lam, dw/du for the starts); per-example windows are as
-        # large as the frames and are recomputed.
+        # large as the frames and are recomputed. S itself is used by the starts' phase term only.
         used = ctx.needs_input_grad[:3]
         spec, terms = K.fft_forward(frames, lam, geom, derivatives=used[1] or used[2])
         ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
@@ -68,15 +69,15 @@ class _DSTFTFunction(torch.autograd.Function):
             if ctx.keep_windows
             else []
         )
-        ctx.save_for_backward(xp, lam, starts, spec, *kept)
+        ctx.save_for_backward(xp, lam, starts, spec if used[2] else None, *kept)
         return _reshaped(spec, out_shape)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
         xp, lam, starts, spec, *kept = ctx.saved_tensors
-        if grad.shape != spec.shape:
-            grad = grad.reshape(spec.shape)
+        if grad.shape != ctx.shape:
+            grad = grad.reshape(ctx.shape)
         geom: K.Geometry = ctx.geom
         needs = need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
         frames = K.make_frames(xp, starts, geom)
@@ -87,7 +88,7 @@ class _DSTFTFunction(torch.autograd.Function):
         else:
             terms = tuple(kept) if ctx.keep_windows else None
             grad_frames, grad_lam, grad_starts = K.fft_backward(
-                grad, spec, frames, lam, geom, needs, terms
+                grad, frames, lam, geom, needs, terms
             )
         grad_x = None
         if need_x:

@@ -245,7 +245,6 @@ def _fuse_window(lam: Tensor, frames: Frames, geom: Geometry) -> bool:
 
 def fft_backward(
     grad: Tensor,
-    spec: Tensor,
     frames: Frames,
     lam: Tensor,
     geom: Geometry,
