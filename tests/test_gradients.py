@@ -267,3 +267,17 @@ def test_gradcheck_integer_hops_that_do_not_divide_n_fft(hop, center):
     lam = leaf(uniform((1, n_frames(3 * N_FFT, N_FFT, hop, center)), 3.0, N_FFT))
     fn = lambda x, lam: ad.dstft(x, lam, n_fft=N_FFT, hop_length=hop, center=center)  # noqa: E731
     assert gradcheck(fn, x, lam)
+
+
+@pytest.mark.parametrize("mode", ["time", "time-frequency"])
+def test_create_graph_gives_first_order_gradients_and_refuses_a_second(mode):
+    """Under create_graph the analytic gradients are those of a plain backward; differentiating
+    them again (not supported) fails loudly instead of returning wrong second derivatives."""
+    x = torch.randn(LENGTH, dtype=torch.float64)
+    lam = torch.full(WIN_SHAPES[mode], 7.3, dtype=torch.float64, requires_grad=True)
+    loss = ad.dstft(x, lam, n_fft=N_FFT, hop_length=HOP).abs().sum()
+    (plain,) = torch.autograd.grad(loss, lam, retain_graph=True)
+    (graphed,) = torch.autograd.grad(loss, lam, create_graph=True)
+    torch.testing.assert_close(graphed, plain, rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        graphed.sum().backward()

@@ -73,41 +73,46 @@ class _DSTFTFunction(torch.autograd.Function):
         return _reshaped(spec, out_shape)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: Tensor):
-        xp, lam, starts, spec, *kept = ctx.saved_tensors
-        if grad.shape != ctx.shape:
-            grad = grad.reshape(ctx.shape)
-        geom: K.Geometry = ctx.geom
-        needs = need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
-        frames = K.make_frames(xp, starts, geom)
-        if ctx.direct:
-            grad_frames, grad_lam, grad_starts = K.direct_backward(
-                grad, spec, frames, lam, geom, needs
-            )
-        else:
-            terms = tuple(kept) if ctx.keep_windows else None
-            grad_frames, grad_lam, grad_starts = K.fft_backward(
-                grad, frames, lam, geom, needs, terms
-            )
-        grad_x = None
-        if need_x:
-            grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
-            grad_x = K.reduce_to(grad_x, xp.shape)
-        if need_lam:
-            grad_lam = K.reduce_to(grad_lam, lam.shape)
-            if grad_lam.shape != lam.shape:
-                grad_lam = grad_lam.expand_as(lam)
-        if need_starts:
-            # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
-            k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
-            cross = (grad.conj() * spec).imag
-            grad_phase = (-2 * torch.pi / geom.n_fft) * (k[:, None] * cross).sum(-2)
-            grad_starts = K.reduce_to(grad_starts, starts.shape) + K.reduce_to(
-                grad_phase, starts.shape
-            )
-            grad_starts = grad_starts.expand_as(starts)
-        return grad_x, grad_lam, grad_starts, None, None
+        # Under create_graph (grad mode on), once_differentiable makes differentiating these
+        # gradients again fail loudly; in a plain backward it would only cost its wrapper.
+        if torch.is_grad_enabled():
+            return _backward_once(ctx, grad)
+        return _backward(ctx, grad)
+
+
+def _backward(ctx, grad: Tensor):
+    """:meth:`_DSTFTFunction.backward`: the paper's gradients (Sec. IV) from ``G = dL/dS``."""
+    xp, lam, starts, spec, *kept = ctx.saved_tensors
+    if grad.shape != ctx.shape:
+        grad = grad.reshape(ctx.shape)
+    geom: K.Geometry = ctx.geom
+    needs = need_x, need_lam, need_starts = ctx.needs_input_grad[:3]
+    frames = K.make_frames(xp, starts, geom)
+    if ctx.direct:
+        grad_frames, grad_lam, grad_starts = K.direct_backward(grad, spec, frames, lam, geom, needs)
+    else:
+        terms = tuple(kept) if ctx.keep_windows else None
+        grad_frames, grad_lam, grad_starts = K.fft_backward(grad, frames, lam, geom, needs, terms)
+    grad_x = None
+    if need_x:
+        grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
+        grad_x = K.reduce_to(grad_x, xp.shape)
+    if need_lam:
+        grad_lam = K.reduce_to(grad_lam, lam.shape)
+        if grad_lam.shape != lam.shape:
+            grad_lam = grad_lam.expand_as(lam)
+    if need_starts:
+        # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
+        k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
+        cross = (grad.conj() * spec).imag
+        grad_phase = (-2 * torch.pi / geom.n_fft) * (k[:, None] * cross).sum(-2)
+        grad_starts = K.reduce_to(grad_starts, starts.shape) + K.reduce_to(grad_phase, starts.shape)
+        grad_starts = grad_starts.expand_as(starts)
+    return grad_x, grad_lam, grad_starts, None, None
+
+
+_backward_once = once_differentiable(_backward)
 
 
 def _reshaped(spec: Tensor, shape) -> Tensor:
