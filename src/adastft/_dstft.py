@@ -155,25 +155,14 @@ def _prepare(
 
     Returns ``(xp, lam, starts, geom, batch_shape)``.
     """
-    key = _check_key(
+    arguments = (  # in the order of _check's parameters
         x, win_length, n_fft, hop_length, positions, window, center, pad_mode, normalization,
         max_working_memory, engine,
     )  # fmt: skip
+    key = _check_key(*arguments)
     checked = None if key is None else _CHECKED.get(key)
     if checked is None:
-        checked, x, lam, positions, win_max = _check(
-            x,
-            win_length,
-            n_fft=n_fft,
-            hop_length=hop_length,
-            positions=positions,
-            window=window,
-            center=center,
-            pad_mode=pad_mode,
-            normalization=normalization,
-            max_working_memory=max_working_memory,
-            engine=engine,
-        )
+        checked, x, lam, positions, win_max = _check(*arguments)
         if key is not None:
             if len(_CHECKED) >= _CHECKED_MAX:
                 _CHECKED.clear()
@@ -230,7 +219,6 @@ def _check_key(x, win_length, n_fft, hop_length, positions, *options) -> tuple |
 def _check(
     x,
     win_length,
-    *,
     n_fft,
     hop_length,
     positions,
