@@ -59,13 +59,14 @@ class _DSTFTFunction(torch.autograd.Function):
             ctx.save_for_backward(xp, lam, starts, spec)
             return _reshaped(spec, out_shape)
         # A window shared by the batch is at most (T, N): keep the terms that the backward
-        # will use (w for x, dw/dlam for lam, dw/du for the starts); per-example windows are as
-        # large as the frames and are recomputed. S itself is used by the starts' phase term only.
+        # will use (w for x, D_lam for lam, D_u for the starts, c / lam for either);
+        # per-example windows are as large as the frames and are recomputed. S itself is used
+        # by the starts' phase term only.
         used = ctx.needs_input_grad[:3]
-        spec, terms = K.fft_forward(frames, lam, geom, derivatives=used[1] or used[2])
+        spec, terms = K.fft_forward(frames, lam, geom, terms_for=used[1:])
         ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
         kept = (
-            [t if use else None for t, use in zip(terms, used, strict=True)]
+            [t if use else None for t, use in zip(terms, (*used, True), strict=True)]
             if ctx.keep_windows
             else []
         )

@@ -82,18 +82,21 @@ def chunk_kernels(
     u: Tensor,
     cos: Tensor,
     sin: Tensor,
-    derivatives: bool,
-) -> tuple[Tensor, ...]:
+    lam_term: bool,
+    u_term: bool,
+) -> tuple[Tensor | None, ...]:
     """Real kernels ``[f cos ; -f sin]`` of one chunk of bins, for batched matrix products.
 
-    ``f`` is ``w_lam`` and, with ``derivatives``, also ``d w_lam / d lam`` and
-    ``d w_lam / d u``. ``lam`` ``(Bl, Tl, fc, 1)``, ``u`` ``(Bu, Tu, 1, S)``, ``cos``/``sin``
-    ``(fc, S)``; each kernel is ``(Bk, Tk, 2 fc, S)``. Used when one kernel serves a whole batch:
+    ``f`` is ``w_lam`` and, if asked, ``D_lam`` and ``D_u`` of :meth:`Window.contracted`.
+    ``lam`` ``(Bl, Tl, fc, 1)``, ``u`` ``(Bu, Tu, 1, S)``, ``cos``/``sin`` ``(fc, S)``; each
+    kernel is ``(Bk, Tk, 2 fc, S)``. Returns ``(K_w, K_lam, K_u, c / lam)``, the last
+    ``(Bl, Tl, fc)`` (``None`` where not asked for). Used when one kernel serves a whole batch:
     building it once and contracting with matrix products beats recomputing the window per
     example.
     """
-    terms = window.contracted(lam, u, normalization, derivatives)
-    return tuple(torch.cat([f * cos, f * -sin], dim=-2) for f in terms if f is not None)
+    *terms, c_lam = window.contracted(lam, u, normalization, lam_term, u_term)
+    kernels = [None if f is None else torch.cat([f * cos, f * -sin], dim=-2) for f in terms]
+    return (*kernels, None if c_lam is None else c_lam[..., 0])
 
 
 def frame_sums(
@@ -115,7 +118,7 @@ def windowed_frames(
     N)``. Eagerly, evaluating ``w_lam`` costs about a dozen passes over ``(T, N)`` tensors.
     """
     _compiled_only()
-    w, _, _ = window.contracted(lam.transpose(1, 2), u, normalization)
+    w = window.contracted(lam.transpose(1, 2), u, normalization)[0]
     return values * w
 
 

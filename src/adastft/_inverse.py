@@ -141,8 +141,8 @@ def _diagonal(lam: Tensor, starts: Tensor | None, prob: _Problem) -> Tensor:
     c = _bin_weights(geom.n_bins, lam)[:, 0]
     total = 0.0
     for bins in K._chunks(frames, lam, geom, engine="eager"):
-        w = geom.window.contracted(lam[:, bins, :, None], frames.u[:, None], geom.normalization)
-        total = total + torch.einsum("f,bftm->btm", c[bins], w[0] * w[0])
+        w = geom.window.contracted(lam[:, bins, :, None], frames.u[:, None], geom.normalization)[0]
+        total = total + torch.einsum("f,bftm->btm", c[bins], w * w)
     total = total.expand(-1, geom.n_frames, -1)
     return prob.fold(K.overlap_add(total, frames, geom, prob.padded_length))
 

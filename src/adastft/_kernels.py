@@ -187,9 +187,13 @@ def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 # FFT path: the window does not depend on frequency (lam of shape (Bl, 1, Tl)).
 
 
-def fft_window(lam: Tensor, frames: Frames, geom: Geometry, derivatives: bool = False):
-    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)`` (and the two derivatives)."""
-    return geom.window.contracted(_per_frame(lam), frames.u, geom.normalization, derivatives)
+def fft_window(
+    lam: Tensor, frames: Frames, geom: Geometry, lam_term: bool = False, u_term: bool = False
+):
+    """Per-frame windows ``w_lam[n](u)``, shape ``(Bw, Tw, S)``, and if asked the derivative
+    terms ``D_lam``, ``D_u`` and their factor ``c / lam`` ``(Bw, Tw, 1)``
+    (:meth:`adastft.Window.contracted`)."""
+    return geom.window.contracted(_per_frame(lam), frames.u, geom.normalization, lam_term, u_term)
 
 
 def _per_frame(lam: Tensor) -> Tensor:
@@ -197,15 +201,16 @@ def _per_frame(lam: Tensor) -> Tensor:
     return lam if lam.shape[-1] == 1 else lam.transpose(1, 2)
 
 
-def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool = False):
+def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, terms_for: tuple = (False, False)):
     """``S = P * rfft(x_frame * w_lam)``, shape ``(B, F, T)`` complex.
 
     The frames hold the ``S`` samples of ``geom.support`` (all ``N`` for a window of ``N``
     values, where cutting saves less than the padding back to ``N`` costs): the windowed frames
     are padded back to ``N`` samples for the transform.
 
-    Returns ``(S, terms)`` with ``terms = (w_lam, dw_dlam, dw_du)`` of :func:`fft_window`
-    (derivatives ``None`` unless asked for), which :func:`fft_backward` can reuse.
+    Returns ``(S, terms)`` with ``terms = (w_lam, D_lam, D_u, c / lam)`` of :func:`fft_window`
+    (``terms_for``: whether to evaluate ``D_lam`` and ``D_u``; ``None`` where not), which
+    :func:`fft_backward` can reuse.
     """
     values, n = frames.values, geom.n_fft
     lo, size = frames.offset, values.shape[-1]
@@ -217,14 +222,14 @@ def fft_forward(frames: Frames, lam: Tensor, geom: Geometry, derivatives: bool =
         if windowed is not None and size != n:  # outside every window's support: zeros
             windowed = F.pad(windowed, (lo, n - lo - size))
     if windowed is None:
-        terms = fft_window(lam, frames, geom, derivatives)
+        terms = fft_window(lam, frames, geom, *terms_for)
         if size == n:
             windowed = values * terms[0]
         else:  # the product is written into zero frames of N samples
             windowed = values.new_zeros(*values.shape[:-1], n)
             torch.mul(values, terms[0], out=windowed[..., lo : lo + size])
     else:  # fused: the backward recomputes the window, fused with its own products
-        terms = (None, None, None)
+        terms = (None, None, None, None)
     spec = torch.fft.rfft(windowed, dim=-1).transpose(1, 2)
     if frames.delta is not None:
         spec = spec * phase(frames.delta, geom.n_fft, spec.dtype)
@@ -323,38 +328,45 @@ def window_gradients(
     ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
     ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's frames: ``(Bw, 1, Tw)`` (the
     layout of ``lam``) and ``(Bw, Tw)`` (that of the starts). The
-    factor ``1/2`` of ``g_y2`` is applied to the window (``grad_frames``) and to the sums.
+    factor ``1/2`` of ``g_y2`` is applied to the window (``grad_frames``) and to the sums,
+    which are taken of ``D_lam`` and ``D_u`` and scaled by ``c / lam`` per frame afterwards.
     ``edges = (E, (-1)^m)``: ``g_y2`` is then the inverse transform with every bin counted
     twice but 0 and N/2: their real parts ``E`` ``(B, T, 2)`` are added here.
-    ``terms``: the windows ``(w, dw_dlam, dw_du)`` if kept by the forward, else recomputed.
+    ``terms``: ``(w, D_lam, D_u, c / lam)`` of :func:`fft_window` if kept by the forward, else
+    recomputed.
     Elementwise products and sums only: :mod:`adastft._fused` compiles this very function.
     """
     need_x, need_lam, need_starts = needs
     if edges is not None:
         g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
     if terms is None:
-        terms = window.contracted(_per_frame(lam), u, normalization, need_lam or need_starts)
-    w, dw_dlam, dw_du = terms  # those that are not needed may be None
+        terms = window.contracted(_per_frame(lam), u, normalization, need_lam, need_starts)
+    w, d_lam, d_u, c_lam = terms  # those that are not needed may be None
     grad_frames = g_y2 * (0.5 * w) if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
         g_w = g_y2 * values  # twice the gradient of each window sample, per frame
+        # d w / d lam = -(c / lam) D_lam and d w / d u = (c / lam) D_u: with the 1/2 of g_y2
+        # and the minus sign of the starts, both sums are scaled by -c / (2 lam), per frame.
+        factor = c_lam.mul(-0.5)  # (Bl, Tl, 1)
         if need_lam:
-            grad_lam = _sum_to_window(g_w, dw_dlam, (len(dw_dlam), 1, -1)).mul_(0.5)
+            grad_lam = _sum_to_window(g_w, d_lam).mul_(factor)
+            grad_lam = grad_lam.view(len(grad_lam), 1, -1)
         if need_starts:
-            grad_starts = _sum_to_window(g_w, dw_du, dw_du.shape[:2]).mul_(-0.5)
+            grad_starts = _sum_to_window(g_w, d_u).mul_(factor)
+            grad_starts = grad_starts.view(grad_starts.shape[:2])
     return grad_frames, grad_lam, grad_starts
 
 
-def _sum_to_window(g_w: Tensor, dw: Tensor, shape) -> Tensor:
+def _sum_to_window(g_w: Tensor, dw: Tensor) -> Tensor:
     """``sum_m g_w dw`` over the samples and the dims where the window term ``dw``
-    ``(Bw, Tw, S)`` is 1, returned in ``shape`` (``Bw Tw`` elements). A window shared by every
-    frame is a matrix-vector product, read once; otherwise a product and one reduction."""
+    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw, 1)``. A window shared by every frame is a matrix-vector
+    product, read once; otherwise a product and one reduction."""
     bw, tw, size = dw.shape
     if bw == tw == 1:
-        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(shape)
+        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(1, 1, 1)
     dims = [i for i in (0, 1) if dw.shape[i] == 1 and g_w.shape[i] != 1]
-    return (g_w * dw).sum([*dims, 2]).view(shape)
+    return (g_w * dw).sum([*dims, 2], keepdim=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -420,9 +432,12 @@ def _chunks(frames: Frames, lam: Tensor, geom: Geometry, engine: str | None = No
     return [slice(k, min(k + fc, geom.n_bins)) for k in range(0, geom.n_bins, fc)]
 
 
-def _chunk_kernels(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, derivatives: bool):
-    """The real kernels of one chunk of bins, ``(Bk, Tk, 2 fc, S)`` each (one, or three with
-    ``derivatives``: for ``w_lam``, ``d w_lam / d lam`` and ``d w_lam / d u``)."""
+def _chunk_kernels(
+    lam: Tensor, frames: Frames, geom: Geometry, bins: slice, lam_term=False, u_term=False
+):
+    """The real kernels of one chunk of bins, ``(Bk, Tk, 2 fc, S)`` each, for ``w_lam`` and,
+    if asked, ``D_lam`` and ``D_u``, and the factor ``c / lam`` ``(Bl, Tl, fc)`` of the latter
+    two (:func:`adastft._fused.chunk_kernels`)."""
     cos, sin = _twiddles(geom, frames.values.dtype, frames.values.device)
     args = (
         geom.window,
@@ -431,7 +446,8 @@ def _chunk_kernels(lam: Tensor, frames: Frames, geom: Geometry, bins: slice, der
         frames.u[:, :, None, :],
         cos[bins],
         sin[bins],
-        derivatives,
+        lam_term,
+        u_term,
     )
     if geom.engine == "compiled":
         kernels = _fused.call("chunk_kernels", *args)
@@ -467,7 +483,7 @@ def direct_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     b, t, _ = values.shape
     out = values.new_empty(b, t, 2, geom.n_bins)
     for bins in _chunks(frames, lam, geom):
-        (kernel,) = _chunk_kernels(lam, frames, geom, bins, derivatives=False)
+        kernel = _chunk_kernels(lam, frames, geom, bins)[0]
         out[:, :, :, bins] = _contract(values, kernel).view(b, t, 2, -1)
     spec = torch.complex(out[:, :, 0], out[:, :, 1]).transpose(1, 2)
     if frames.delta is not None:
@@ -505,16 +521,19 @@ def _direct_backward(grad: Tensor, frames: Frames, lam: Tensor, geom: Geometry, 
     grad_lam = values.new_empty(b, t, nb) if need_lam else None
     grad_starts = values.new_zeros(b, t) if need_starts else None
     for bins in _chunks(frames, lam, geom):
-        kernel, *derivatives = _chunk_kernels(lam, frames, geom, bins, need_lam or need_starts)
+        kernel, k_lam, k_u, c_lam = _chunk_kernels(lam, frames, geom, bins, need_lam, need_starts)
         g_c = torch.cat([g[..., bins], g[..., nb + bins.start : nb + bins.stop]], dim=-1)
+        fc = g_c.shape[-1] // 2
         if need_x:
             grad_frames += _contract_adjoint(g_c, kernel)
+        # d w / d lam = -(c / lam) D_lam and d w / d u = (c / lam) D_u: the factor, which
+        # depends on (k, n) only, scales the sums over the samples.
         if need_lam:
-            d = _contract(values, derivatives[0]) * g_c
-            fc = d.shape[-1] // 2
-            grad_lam[..., bins] = d[..., :fc] + d[..., fc:]
+            d = _contract(values, k_lam) * g_c
+            grad_lam[..., bins] = (d[..., :fc] + d[..., fc:]).mul_(c_lam).neg_()
         if need_starts:
-            grad_starts -= (_contract(values, derivatives[1]) * g_c).sum(-1)
+            d = _contract(values, k_u) * g_c
+            grad_starts -= ((d[..., :fc] + d[..., fc:]) * c_lam).sum(-1)
     if need_lam:
         grad_lam = grad_lam.transpose(1, 2)
     return grad_frames, grad_lam, grad_starts

@@ -21,7 +21,7 @@ def dstft_autograd(x: Tensor, win_length: float | Tensor, **options) -> Tensor:
     """:func:`adastft.dstft` through plain autograd operations: same arguments and result."""
     xp, lam, starts, geom, batch_shape = _prepare(x, win_length, **options)
     frames = K.make_frames(xp, starts, geom)
-    w, _, _ = geom.window.contracted(lam[..., None], frames.u[:, None], geom.normalization)
+    w = geom.window.contracted(lam[..., None], frames.u[:, None], geom.normalization)[0]
     k = torch.arange(geom.n_bins, dtype=xp.dtype, device=xp.device)[:, None, None]
     m_delta = frames.u + geom.n_fft // 2  # m + delta_n
     angle = (-2 * math.pi / geom.n_fft) * k * m_delta[:, None]

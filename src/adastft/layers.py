@@ -473,7 +473,7 @@ class FrozenDSTFT(nn.Module):
         if integer_grid and lam.numel() == 1:
             self.mode = "stft"
             u = K._offsets(self.n_fft, lam.dtype, lam.device)
-            window, _, _ = self.window.contracted(lam.reshape(()), u, self.normalization)
+            window = self.window.contracted(lam.reshape(()), u, self.normalization)[0]
             self.register_buffer("stft_window", window)
         elif lam.shape[-2] == 1 and self.n_frames is not None:
             self.mode = "fft"
@@ -486,7 +486,7 @@ class FrozenDSTFT(nn.Module):
             u = K._offsets(self.n_fft, lam.dtype, lam.device)
             if delta is not None:
                 u = delta[..., None] + u
-            window, _, _ = self.window.contracted(lam[..., 0, :, None], u, self.normalization)
+            window = self.window.contracted(lam[..., 0, :, None], u, self.normalization)[0]
             self.register_buffer("frame_window", window)  # (C?, T, N)
         self.register_buffer("win_length", lam)
         self.register_buffer("positions", positions)

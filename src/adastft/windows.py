@@ -13,6 +13,8 @@ The gradients of the paper (Sec. IV) need the partial derivatives of ``w_lam``::
 
     d w_lam / d lam = c'(lam) w(v) - c(lam) w'(v) v / lam,      v = u / lam
     d w_lam / d u   = c(lam) w'(v) / lam
+
+:meth:`Window.contracted` returns them apart from their common factor ``c(lam) / lam``.
 """
 
 from __future__ import annotations
@@ -96,37 +98,65 @@ class Window:
         return None, None
 
     def contracted(
-        self, lam: Tensor, u: Tensor, normalization: str | None, derivatives: bool = False
-    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """Evaluate ``w_lam(u)`` and, if asked, ``d w_lam / d lam`` and ``d w_lam / d u``.
+        self,
+        lam: Tensor,
+        u: Tensor,
+        normalization: str | None,
+        lam_term: bool = False,
+        u_term: bool = False,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """Evaluate ``w_lam(u)`` and, if asked, its derivatives apart from a common factor.
+
+        With ``v = u / lam``, ``s = 1`` on the open support ``|v| < 1/2`` (else 0) and
+        ``kappa = -lam c'(lam) / c(lam)`` (1 for ``"amplitude"``, 1/2 for ``"energy"``, 0)::
+
+            w_lam         = c(lam) w(v) s
+            d w_lam / dlam = -(c / lam) D_lam,    D_lam = (w'(v) v + kappa w(v)) s
+            d w_lam / du   =  (c / lam) D_u,      D_u   = w'(v) s
+
+        ``c / lam`` depends on ``lam`` only: a caller that sums ``D`` over samples of one
+        window length applies it once per sum, not once per sample.
 
         Args:
             lam (Tensor, > 0): window lengths, broadcastable against ``u``.
             u (Tensor): distances in samples from the frame centre.
             normalization: ``"amplitude"``, ``"energy"`` or ``None``.
-            derivatives (bool): also return the two partial derivatives.
+            lam_term (bool): also return ``D_lam``.
+            u_term (bool): also return ``D_u``.
 
         Returns:
-            ``(w_lam, dw_dlam, dw_du)``, broadcast shapes; the last two are ``None`` unless
-            ``derivatives``. All three are zero outside the open support ``|u| < lam / 2``.
+            ``(w_lam, D_lam, D_u, c / lam)``: the first three of the broadcast shape of ``lam``
+            and ``u``, the last of ``lam``'s; ``None`` where not asked for (``c / lam`` comes
+            with either term).
         """
         v = u / lam  # a division, not u * (1 / lam): the support edge |v| = 1/2 is exact
         # 1.0 on the open support, 0.0 elsewhere: an in-place comparison keeps the float dtype,
         # and a float product is several times cheaper than a bool mask or torch.where.
         scale = v.abs().lt_(0.5)
         v = v.clamp(-0.5, 0.5)  # fn and derivative are only evaluated on their domain
-        c, dc_c = self.normalizer(lam, normalization)
-        if c is not None:
-            scale = scale * c
-        w_lam = self.fn(v) * scale
-        if not derivatives:
-            return w_lam, None, None
-        dw_du = self.derivative(v) * (scale / lam)  # c w'(v) / lam
-        if dc_c is None:
-            dw_dlam = torch.mul(dw_du, v).neg_()  # -c w'(v) v / lam
-        else:
-            dw_dlam = torch.addcmul(dc_c * w_lam, dw_du, v, value=-1.0)
-        return w_lam, dw_dlam, dw_du
+        c = self.normalizer(lam, normalization)[0]
+        f = self.fn(v)
+        w_lam = f * (scale if c is None else scale * c)
+        if not (lam_term or u_term):
+            return w_lam, None, None, None
+        slope = self.derivative(v)
+        d_u = slope * scale if u_term else None
+        d_lam = None
+        if lam_term:
+            d_lam = slope * v if d_u is None else d_u * v
+            kappa = _KAPPA[normalization]
+            if kappa and d_u is None:  # (w'(v) v + kappa w(v)) s
+                d_lam.add_(f, alpha=kappa).mul_(scale)
+            elif kappa:  # w'(v) s v + kappa w(v) s
+                d_lam.addcmul_(f, scale, value=kappa)
+            elif d_u is None:
+                d_lam.mul_(scale)
+        c_lam = lam.reciprocal() if c is None else c / lam
+        return w_lam, d_lam, d_u, c_lam
+
+
+# kappa = -lam c'(lam) / c(lam) of each normalisation (see Window.normalizer).
+_KAPPA = {"amplitude": 1.0, "energy": 0.5, None: 0.0}
 
 
 # The built-in windows work in place on their own temporaries: on small windows every
