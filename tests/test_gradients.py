@@ -133,6 +133,16 @@ def test_gradcheck_signal_with_two_batch_dims():
     assert gradcheck(lambda x, lam: ad.dstft(x, lam, n_fft=N_FFT, hop_length=4), x, lam)
 
 
+@pytest.mark.parametrize("core", [(1, 1), (1, n_frames(LENGTH, N_FFT, 4, True)), (N_BINS, 1)])
+@pytest.mark.parametrize("lead", [(2, 3), (1, 1, 1)])
+def test_gradcheck_win_length_with_leading_dims(lead, core):
+    # Leading dims that flatten to the batch, or to one: the transform reshapes the window
+    # lengths itself and hands their gradient back in their own shape.
+    x = signal(2, 3, LENGTH)
+    lam = leaf(uniform((*lead, *core), 4.0, N_FFT))
+    assert gradcheck(lambda lam: ad.dstft(x, lam, n_fft=N_FFT, hop_length=4), lam)
+
+
 def test_gradcheck_per_example_positions():
     x = signal(2, LENGTH)
     t = leaf(uniform((2, 6), 0.0, LENGTH))

@@ -18,7 +18,6 @@ from . import _fused
 from . import _kernels as K
 from ._validation import (
     broadcast_shapes,
-    broadcast_win_length,
     check_choice,
     check_device,
     check_n_fft,
@@ -26,6 +25,7 @@ from ._validation import (
     check_real_tensor,
     check_scalar,
     check_signal,
+    check_win_length_shape,
     check_win_length_values,
 )
 from .positions import n_frames
@@ -41,14 +41,16 @@ AUTO_COMPILE_SIZE = 2**18  # B F T N from which "auto" compiles the direct sums
 class _DSTFTFunction(torch.autograd.Function):
     """``S = DSTFT(xp; lam, starts)`` on canonical shapes, with the paper's gradients.
 
-    ``out_shape`` (optional): the shape ``(*batch_shape, F, T)`` to return ``S`` in, reshaped
-    here rather than by an autograd view (one node less per call).
+    ``lam`` may be any reshape of the canonical ``(Bl, Fl, Tl)`` (:func:`K.canonical_lam`), and
+    ``out_shape`` (optional) is the shape ``(*batch_shape, F, T)`` to return ``S`` in: both are
+    reshaped here rather than by autograd views (a node less per call for each).
     """
 
     @staticmethod
     def forward(
         ctx, xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry, out_shape=None
     ):
+        lam_in, lam = lam, K.canonical_lam(lam)
         frames = K.make_frames(xp, starts, geom)
         ctx.geom = geom
         ctx.direct = lam.shape[1] > 1
@@ -56,7 +58,7 @@ class _DSTFTFunction(torch.autograd.Function):
         ctx.keep_windows = False
         if ctx.direct:
             spec = K.direct_forward(frames, lam, geom)
-            ctx.save_for_backward(xp, lam, starts, spec)
+            ctx.save_for_backward(xp, lam_in, starts, spec)
             return _reshaped(spec, out_shape)
         # A window shared by the batch is at most (T, N): keep the terms that the backward
         # will use (w for x, D_lam for lam, D_u for the starts, c / lam for either);
@@ -70,7 +72,7 @@ class _DSTFTFunction(torch.autograd.Function):
             if ctx.keep_windows
             else []
         )
-        ctx.save_for_backward(xp, lam, starts, spec if used[2] else None, *kept)
+        ctx.save_for_backward(xp, lam_in, starts, spec if used[2] else None, *kept)
         return _reshaped(spec, out_shape)
 
     @staticmethod
@@ -84,7 +86,8 @@ class _DSTFTFunction(torch.autograd.Function):
 
 def _backward(ctx, grad: Tensor):
     """:meth:`_DSTFTFunction.backward`: the paper's gradients (Sec. IV) from ``G = dL/dS``."""
-    xp, lam, starts, spec, *kept = ctx.saved_tensors
+    xp, lam_in, starts, spec, *kept = ctx.saved_tensors
+    lam = K.canonical_lam(lam_in)
     if grad.shape != ctx.shape:
         grad = grad.reshape(ctx.shape)
     geom: K.Geometry = ctx.geom
@@ -103,6 +106,8 @@ def _backward(ctx, grad: Tensor):
         grad_lam = K.reduce_to(grad_lam, lam.shape)
         if grad_lam.shape != lam.shape:
             grad_lam = grad_lam.expand_as(lam)
+        if lam_in.shape != lam.shape:
+            grad_lam = grad_lam.reshape(lam_in.shape)
     if need_starts:
         # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
         k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
@@ -169,7 +174,7 @@ def _prepare(
                 _CHECKED.clear()
             _CHECKED[key] = checked
     else:
-        lam = win_length.reshape(1, 1) if win_length.dim() == 0 else win_length
+        lam = win_length
         win_max = check_win_length_values(win_length, checked.n_fft)
         if checked.hop is None:
             positions = grid_positions(
@@ -298,7 +303,8 @@ def _check(
                 f"win_length must have the dtype of x ({x.dtype}); got dtype {win_length.dtype}"
             )
         check_device("win_length", win_length, x)
-        lam = broadcast_win_length(win_length, x.shape[:-1], n_bins, n_t)
+        check_win_length_shape(win_length, x.shape[:-1], n_bins, n_t)
+        lam = win_length
         win_max = check_win_length_values(win_length, n)
     else:
         check_scalar(
@@ -347,9 +353,11 @@ def _canonical(
 ):
     """Bring checked arguments to the kernels' canonical shapes (no checks, no host sync).
 
-    ``lam`` is ``(..., Fl, Tl)`` with every value in ``(0, win_max]``, ``win_max <= n_fft``;
-    ``positions`` ``(..., T)`` real frame centres, or ``None`` for the integer grid of ``hop``.
-    Returns ``(xp, lam, starts, geom, batch_shape)``.
+    ``lam`` is 0-dim or ``(..., Fl, Tl)`` with every value in ``(0, win_max]``,
+    ``win_max <= n_fft``; ``positions`` ``(..., T)`` real frame centres, or ``None`` for the
+    integer grid of ``hop``. Returns ``(xp, lam, starts, geom, batch_shape)``, with ``lam``
+    a reshape of the canonical ``(Bl, Fl, Tl)`` (:func:`K.canonical_lam`), which
+    :class:`_DSTFTFunction` makes without an autograd view.
     """
     n, n_t = n_fft, n_frames
     n_bins = n // 2 + 1
@@ -360,7 +368,9 @@ def _canonical(
     xb = x if x.shape == (batch, length) else x.expand(*batch_shape, length).reshape(batch, length)
     if center:
         xb = F.pad(xb, (n // 2, n // 2), mode=pad_mode)
-    lam = _flatten_batch(lam, 2, batch_shape, batch)
+    if lam.dim() > 2 and lam.shape[:-2].numel() not in (1, batch):  # per example, broadcast
+        lam = lam.expand(*batch_shape, *lam.shape[-2:]).reshape(batch, *lam.shape[-2:])
+    bl, fl, tl = (lam.shape[:-2].numel(), *lam.shape[-2:]) if lam.dim() > 1 else (1, 1, 1)
     starts = None
     if positions is not None:
         # Real starts a_n = t_n - N/2 in samples of the padded signal (pad N/2 if center).
@@ -368,10 +378,8 @@ def _canonical(
     if engine == "auto":  # only the direct path compiles: decide (and import dynamo) only there
         # Window lengths that vary in frequency only, on the integer grid, give one kernel for
         # every frame: the eager engine's single matrix product is then the fastest.
-        one_kernel = lam.shape[0] == 1 and lam.shape[-1] == 1 and positions is None
-        large = (
-            lam.shape[-2] > 1 and not one_kernel and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
-        )
+        one_kernel = bl == 1 and tl == 1 and positions is None
+        large = fl > 1 and not one_kernel and batch * n_bins * n_t * n >= AUTO_COMPILE_SIZE
         # Inside a model being compiled, the outer compilation already fuses the eager sums.
         engine = (
             "compiled"
@@ -381,8 +389,8 @@ def _canonical(
     # The direct path sums only the frame samples that the longest window reaches; so does the
     # FFT path for windows of many values (per frame, per example, or at fractional positions),
     # evaluated on S <= N samples per frame instead of N.
-    many = lam.shape[0] > 1 or lam.shape[-1] > 1 or positions is not None
-    support = K.support(n, win_max) if lam.shape[-2] > 1 or many else None
+    many = bl > 1 or tl > 1 or positions is not None
+    support = K.support(n, win_max) if fl > 1 or many else None
     geom = _geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
     return xb, lam, starts, geom, batch_shape
 

@@ -368,6 +368,7 @@ def idstft(
             f"n_fft // 2 + 1; T frames for length={length}); got {tuple(S.shape)}"
         )
     spec = S.expand(*batch_shape, *S.shape[-2:]).reshape(-1, *S.shape[-2:])
+    lam = K.canonical_lam(lam)
     prob = _Problem(geom, center, pad_mode, length, float(tol), int(max_iter))
     if lam.shape[-2] == 1:
         x, diag = _wola(spec, lam, starts, prob)

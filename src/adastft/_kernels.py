@@ -3,7 +3,8 @@
 Everything here works on canonical shapes prepared by :mod:`adastft._dstft`:
 
 - ``xp`` ``(B, Lp)``: the signal after ``center`` padding; samples outside are zero.
-- ``lam`` ``(Bl, Fl, Tl)``: window lengths, ``Bl in {1, B}``, ``Fl in {1, F}``, ``Tl in {1, T}``.
+- ``lam`` ``(Bl, Fl, Tl)``: window lengths, ``Bl in {1, B}``, ``Fl in {1, F}``, ``Tl in {1, T}``
+  (:func:`canonical_lam` of what :func:`adastft._dstft._canonical` passes on).
 - ``starts`` ``(Bs, T)`` or ``None``: real frame starts ``a_n = t_n - N/2`` in samples of ``xp``
   (``None``: the integer grid ``a_n = n * hop``).
 
@@ -110,6 +111,14 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     else:
         values = torch.gather(xz, 1, index.reshape(batch, -1)).view(batch, t, hi - lo)
     return Frames(values, delta[..., None] + offsets, delta, index, lo)
+
+
+def canonical_lam(lam: Tensor) -> Tensor:
+    """Window lengths as ``(Bl, Fl, Tl)``, from ``lam`` 0-dim or ``(..., Fl, Tl)`` whose leading
+    dimensions flatten to ``Bl`` (a reshape)."""
+    if lam.dim() == 3:
+        return lam
+    return lam.reshape(-1, *lam.shape[-2:]) if lam.dim() > 1 else lam.reshape(1, 1, 1)
 
 
 def _cached(fn):

@@ -124,26 +124,24 @@ def check_finite(name: str, value: Tensor) -> None:
         raise ValueError(f"{name} must be finite; got {first!r}")
 
 
-def broadcast_win_length(win_length: Tensor, batch_shape: tuple, n_bins: int, n_frames: int):
-    """Check that ``win_length`` broadcasts to ``(*batch_shape, F, T)``; return it as 2-D+ .
-
-    Returns ``win_length`` viewed with at least two dimensions ``(..., F or 1, T or 1)``.
-    """
-    lam = win_length.reshape((1, 1)) if win_length.dim() == 0 else win_length
-    if lam.dim() == 1:
+def check_win_length_shape(
+    win_length: Tensor, batch_shape: tuple, n_bins: int, n_frames: int
+) -> None:
+    """``win_length`` is 0-dim or ``(..., F or 1, T or 1)``, broadcastable to
+    ``(*batch_shape, F, T)``."""
+    if win_length.dim() == 1:
         raise ValueError(
             f"win_length must be a scalar or have shape (..., F, T) broadcastable to "
             f"(..., {n_bins}, {n_frames}) (use (1, T) for time-varying, (F, 1) for "
             f"frequency-varying); got shape {tuple(win_length.shape)}"
         )
     target = (*batch_shape, n_bins, n_frames)
-    full = broadcast_shapes(lam.shape, target)
+    full = broadcast_shapes(win_length.shape, target)
     if full is None or full[-2:] != target[-2:]:
         raise ValueError(
             f"win_length of shape {tuple(win_length.shape)} does not broadcast to "
             f"(..., F, T) = {target}"
         )
-    return lam
 
 
 def check_frame_axis(name: str, value: Tensor) -> Tensor:
