@@ -37,10 +37,11 @@ NUM_THREADS = 2
 DTYPE = torch.float32
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-SYSTEMS_FT = ("torch.stft", "adastft", "dstft")  # constant and time-varying modes
+BASELINE = "torch.stft"  # the reference of the ratios (constant and time-varying modes)
+SYSTEMS_FT = (BASELINE, "adastft", "dstft")  # constant and time-varying modes
 # Time-varying windows: engine="compiled" also fuses the FFT path's window evaluation (opt-in;
 # the default stays eager there), so it is measured as a system of its own.
-SYSTEMS_TIME_ENGINES = ("torch.stft", "adastft", "adastft-compiled", "dstft")
+SYSTEMS_TIME_ENGINES = (BASELINE, "adastft", "adastft-compiled", "dstft")
 # Time-frequency mode (torch.stft cannot do it): adastft's direct sum has two engines,
 # engine="eager" (chunked matrix products) and engine="compiled" (torch.compile'd fused
 # sums); both are measured, and "adastft" (the default, engine="auto") is whichever of the
@@ -338,17 +339,33 @@ def timing_child(
     min_run_time: float,
     max_case_time: float,
 ) -> dict[str, dict]:
-    """Run in a fresh process: the time of one step of every system (of one case)."""
+    """Run in a fresh process: the time of one step of every system (of one case).
+
+    With the baseline (torch.stft) among the systems, each other system is timed interleaved
+    with the baseline alone, and its result holds the baseline's time of that pairing
+    (``baseline_ms``), from which its ratio is taken: a third system's steps (dstft's take
+    gigabytes at some sizes, and fill caches and the allocator with its own) then never sit
+    between the two steps compared. Without it, all systems are interleaved together.
+    """
     torch.set_num_threads(NUM_THREADS)
     x = make_signal(batch, length)
+    limits = (min_run_time, max_case_time)
     steps, out = {}, {}
     for system in systems:
         try:
             steps[system] = build_step(system, mode, x, n_fft, hop, win_init)
         except Exception as exc:  # record it and time the other systems
             out[system] = {"error": f"{type(exc).__name__}: {exc}"}
-    if steps:
-        out.update(time_interleaved(steps, min_run_time, max_case_time))
+    if BASELINE in steps:
+        base = {BASELINE: steps.pop(BASELINE)}
+        for system, step in steps.items():
+            pair = time_interleaved({**base, system: step}, *limits)
+            out[system] = dict(pair[system], baseline_ms=pair[BASELINE]["median_ms"])
+            out.setdefault(BASELINE, pair[BASELINE])  # the first pairing's time of its own
+        if not steps:
+            out.update(time_interleaved(base, *limits))
+    elif steps:
+        out.update(time_interleaved(steps, *limits))
     return {system: out[system] for system in systems}
 
 
@@ -423,7 +440,8 @@ def run_timing(
     modes: tuple[str, ...] = ("constant", "time", "time-frequency"),
     repeats: int = 1,
 ) -> list[dict]:
-    """Time every case in ``repeats`` processes, its systems interleaved in each.
+    """Time every case in ``repeats`` processes, its systems interleaved in each (each with
+    torch.stft alone where it is the baseline, see :func:`timing_child`).
 
     A row's result per system is that of the process with the median time; its ratios are the
     medians over processes of the ratios measured within one process, with their range.
@@ -536,16 +554,22 @@ def _median(row: dict, system: str) -> float | None:
     return row["results"].get(system, {}).get("median_ms")
 
 
+def _to_baseline(row: dict, system: str) -> float | None:
+    """``system``'s time over the baseline's, the latter from their pairing if there was one."""
+    result = row["results"].get(system, {})
+    ref = result.get("baseline_ms") or _median(row, BASELINE)
+    return result["median_ms"] / ref if ref and "median_ms" in result else None
+
+
 def ratios(row: dict) -> dict:
     out = {}
-    ours, ref, theirs = _median(row, "adastft"), _median(row, "torch.stft"), _median(row, "dstft")
-    if ref:
-        if ours:
-            out["adastft/torch.stft"] = ours / ref
-        if row["mode"] != "time-frequency" and (compiled := _median(row, "adastft-compiled")):
-            out["adastft-compiled/torch.stft"] = compiled / ref
-        if theirs:
-            out["dstft/torch.stft"] = theirs / ref
+    ours, theirs = _median(row, "adastft"), _median(row, "dstft")
+    if _median(row, BASELINE):
+        for system in ("adastft", "adastft-compiled", "dstft"):
+            if row["mode"] == "time-frequency" and system == "adastft-compiled":
+                continue
+            if (ratio := _to_baseline(row, system)) is not None:
+                out[f"{system}/{BASELINE}"] = ratio
     if ours and theirs:
         out["dstft/adastft"] = theirs / ours  # speed-up of adastft over dstft
     for engine in ("eager", "compiled"):
@@ -905,6 +929,12 @@ def to_markdown(report: dict) -> str:
                 cells += [_fmt_ratio(r, "adastft-compiled/torch.stft")] if compiled else []
                 cells += [_fmt_ratio(r, "dstft/torch.stft")]
                 lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+            if any("baseline_ms" in res for r in rows for res in r["results"].values()):
+                lines += [
+                    "",
+                    "Each system was timed interleaved with torch.stft alone, and its ratio is "
+                    "to that torch.stft time; the torch.stft column is its time beside adastft.",
+                ]
         else:
             lines += [
                 "| B | L | N | hop | F × T | win_length init "
