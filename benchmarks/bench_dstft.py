@@ -328,6 +328,17 @@ def time_interleaved(
     return out
 
 
+def settle_allocator() -> None:
+    """Allocate and free 1.2 GB, as a long training run will have done.
+
+    A fresh process's allocator hands freed memory back to the OS early, and ``torch.stft``'s
+    step then pays page faults that it no longer pays after the process has freed a large
+    block (glibc raises its thresholds; see docs/benchmarks.md). Settling first times every
+    system in that later state, whatever runs before it in the process.
+    """
+    torch.ones(300 * 2**20).sum()  # 300 Mi float32 values, written and read once
+
+
 def timing_child(
     systems: list[str],
     mode: str,
@@ -348,6 +359,7 @@ def timing_child(
     between the two steps compared. Without it, all systems are interleaved together.
     """
     torch.set_num_threads(NUM_THREADS)
+    settle_allocator()
     x = make_signal(batch, length)
     limits = (min_run_time, max_case_time)
     steps, out = {}, {}
