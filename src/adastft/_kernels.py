@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _fused
-from .windows import Window
+from .windows import KAPPA, Window
 
 # Bytes per chunk of bins of the direct path (measured fastest with either engine): the eager
 # engine's chunks are cache-sized (larger ones measured slower, from page faults and cache
@@ -555,7 +555,7 @@ def _fused_forward(frames: Frames, lam: Tensor, geom: Geometry) -> Tensor:
     if sums is None:
         return None
     spec = torch.complex(*sums)
-    c, _ = geom.window.normalizer(lam, geom.normalization)
+    c = geom.window.normalizer(lam, geom.normalization)
     if c is not None:
         spec = spec * c
     if frames.delta is not None:
@@ -569,13 +569,15 @@ def _fused_backward(
     """Gradients of the direct path through the fused sums (``None``: not possible).
 
     With ``w_lam = c(lam) w(v)``: ``d w_lam / d lam = c' w - c w'(v) v / lam`` and
-    ``d w_lam / d u = c w'(v) / lam``, so ``grad_lam = (c'/c) Re(conj(G) S) - (c / lam) D1`` and
-    the window part of ``grad_starts`` is ``-sum_k (c / lam) D2`` (see :mod:`adastft._fused`).
+    ``d w_lam / d u = c w'(v) / lam``, so, with ``c'/c = -kappa / lam`` (:data:`KAPPA`),
+    ``grad_lam = -(kappa / lam) Re(conj(G) S) - (c / lam) D1`` and the window part of
+    ``grad_starts`` is ``-sum_k (c / lam) D2`` (see :mod:`adastft._fused`).
     """
     need_x, need_lam, need_starts = needs
     values = frames.values
     cos, sin = _twiddles(geom, values.dtype, values.device)
-    c, dc_c = geom.window.normalizer(lam, geom.normalization)
+    c = geom.window.normalizer(lam, geom.normalization)
+    kappa = KAPPA[geom.normalization]
     g = grad
     if frames.delta is not None:
         g = g * phase(frames.delta, geom.n_fft, grad.dtype).conj()
@@ -597,9 +599,9 @@ def _fused_backward(
         c_lam = 1.0 / lam if c is None else c / lam
         if need_lam:
             grad_lam = -c_lam * d1
-            if dc_c is not None:
+            if kappa:
                 cross = reduce_to((grad.conj() * spec).real, (d1.shape[0], *spec.shape[1:]))
-                grad_lam = grad_lam + dc_c * cross
+                grad_lam = grad_lam - (kappa / lam) * cross
         if need_starts:
             grad_starts = -(c_lam * d2).sum(-2)
     return grad_frames, grad_lam, grad_starts

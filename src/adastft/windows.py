@@ -83,19 +83,17 @@ class Window:
                 f"got {self.integral}"
             )
 
-    def normalizer(
-        self, lam: Tensor, normalization: str | None
-    ) -> tuple[Tensor | None, Tensor | None]:
-        """``c(lam)`` and ``c'(lam) / c(lam)`` (both ``None`` for ``normalization=None``).
+    def normalizer(self, lam: Tensor, normalization: str | None) -> Tensor | None:
+        """``c(lam)`` (``None`` for ``normalization=None``).
 
-        ``"amplitude"``: ``c = 1 / (lam I1)``, ``c'/c = -1 / lam``;
-        ``"energy"``: ``c = 1 / sqrt(lam I2)``, ``c'/c = -1 / (2 lam)``.
+        ``"amplitude"``: ``c = 1 / (lam I1)``; ``"energy"``: ``c = 1 / sqrt(lam I2)``. Both are
+        ``c ~ lam^-kappa``, so ``c'/c = -kappa / lam`` with ``kappa = KAPPA[normalization]``.
         """
         if normalization == "amplitude":
-            return (lam * self.integral).reciprocal_(), lam.reciprocal().neg_()
+            return (lam * self.integral).reciprocal_()
         if normalization == "energy":
-            return (lam * self.integral_sq).rsqrt_(), lam.reciprocal().mul_(-0.5)
-        return None, None
+            return (lam * self.integral_sq).rsqrt_()
+        return None
 
     def contracted(
         self,
@@ -134,7 +132,7 @@ class Window:
         # and a float product is several times cheaper than a bool mask or torch.where.
         scale = v.abs().lt_(0.5)
         v = v.clamp(-0.5, 0.5)  # fn and derivative are only evaluated on their domain
-        c = self.normalizer(lam, normalization)[0]
+        c = self.normalizer(lam, normalization)
         f = self.fn(v)
         w_lam = f * (scale if c is None else scale * c)
         if not (lam_term or u_term):
@@ -144,7 +142,7 @@ class Window:
         d_lam = None
         if lam_term:
             d_lam = slope * v if d_u is None else d_u * v
-            kappa = _KAPPA[normalization]
+            kappa = KAPPA[normalization]
             if kappa and d_u is None:  # (w'(v) v + kappa w(v)) s
                 d_lam.add_(f, alpha=kappa).mul_(scale)
             elif kappa:  # w'(v) s v + kappa w(v) s
@@ -155,8 +153,8 @@ class Window:
         return w_lam, d_lam, d_u, c_lam
 
 
-# kappa = -lam c'(lam) / c(lam) of each normalisation (see Window.normalizer).
-_KAPPA = {"amplitude": 1.0, "energy": 0.5, None: 0.0}
+# kappa = -lam c'(lam) / c(lam) of each normalisation: c(lam) ~ lam^-kappa (Window.normalizer).
+KAPPA = {"amplitude": 1.0, "energy": 0.5, None: 0.0}
 
 
 # The built-in windows work in place on their own temporaries: on small windows every
