@@ -370,7 +370,7 @@ def _canonical(
         xb = F.pad(xb, (n // 2, n // 2), mode=pad_mode)
     if lam.dim() > 2 and lam.shape[:-2].numel() not in (1, batch):  # per example, broadcast
         lam = lam.expand(*batch_shape, *lam.shape[-2:]).reshape(batch, *lam.shape[-2:])
-    bl, fl, tl = (lam.shape[:-2].numel(), *lam.shape[-2:]) if lam.dim() > 1 else (1, 1, 1)
+    bl, fl, tl = K.lam_layout(lam.shape)
     starts = None
     if positions is not None:
         # Real starts a_n = t_n - N/2 in samples of the padded signal (pad N/2 if center).

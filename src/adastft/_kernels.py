@@ -113,12 +113,15 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     return Frames(values, delta[..., None] + offsets, delta, index, lo)
 
 
+def lam_layout(shape: torch.Size) -> tuple[int, int, int]:
+    """``(Bl, Fl, Tl)`` of window lengths of ``shape``: 0-dim, or ``(..., Fl, Tl)`` whose
+    leading dimensions flatten to ``Bl``."""
+    return (shape[:-2].numel(), *shape[-2:]) if len(shape) > 1 else (1, 1, 1)
+
+
 def canonical_lam(lam: Tensor) -> Tensor:
-    """Window lengths as ``(Bl, Fl, Tl)``, from ``lam`` 0-dim or ``(..., Fl, Tl)`` whose leading
-    dimensions flatten to ``Bl`` (a reshape)."""
-    if lam.dim() == 3:
-        return lam
-    return lam.reshape(-1, *lam.shape[-2:]) if lam.dim() > 1 else lam.reshape(1, 1, 1)
+    """Window lengths as ``(Bl, Fl, Tl)`` (:func:`lam_layout`), by a reshape."""
+    return lam if lam.dim() == 3 else lam.reshape(lam_layout(lam.shape))
 
 
 def _cached(fn):
