@@ -16,6 +16,7 @@ See docs/benchmarks.md for the method and the latest results.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.metadata
 import json
@@ -328,6 +329,7 @@ def time_interleaved(
     return out
 
 
+@functools.cache  # once per process
 def settle_allocator() -> None:
     """Allocate and free 1.2 GB, as a long training run will have done.
 
