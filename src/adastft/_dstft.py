@@ -50,7 +50,8 @@ class _DSTFTFunction(torch.autograd.Function):
     def forward(
         ctx, xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry, out_shape=None
     ):
-        lam_in, lam = lam, K.canonical_lam(lam)
+        ctx.lam_shape = lam.shape  # the caller's, for the gradient
+        lam = K.canonical_lam(lam)
         frames = K.make_frames(xp, starts, geom)
         ctx.geom = geom
         ctx.direct = lam.shape[1] > 1
@@ -58,7 +59,7 @@ class _DSTFTFunction(torch.autograd.Function):
         ctx.keep_windows = False
         if ctx.direct:
             spec = K.direct_forward(frames, lam, geom)
-            ctx.save_for_backward(xp, lam_in, starts, spec)
+            ctx.save_for_backward(xp, lam, starts, spec)
             return _reshaped(spec, out_shape)
         # A window shared by the batch is at most (T, N): keep the terms that the backward
         # will use (w for x, D_lam for lam, D_u for the starts, c / lam for either);
@@ -67,12 +68,9 @@ class _DSTFTFunction(torch.autograd.Function):
         used = ctx.needs_input_grad[:3]
         spec, terms = K.fft_forward(frames, lam, geom, terms_for=used[1:])
         ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
-        kept = (
-            [t if use else None for t, use in zip(terms, (*used, True), strict=True)]
-            if ctx.keep_windows
-            else []
-        )
-        ctx.save_for_backward(xp, lam_in, starts, spec if used[2] else None, *kept)
+        # D_lam and D_u are None unless used (terms_for); w is used for x only.
+        kept = (terms[0] if used[0] else None, *terms[1:]) if ctx.keep_windows else ()
+        ctx.save_for_backward(xp, lam, starts, spec if used[2] else None, *kept)
         return _reshaped(spec, out_shape)
 
     @staticmethod
@@ -86,8 +84,7 @@ class _DSTFTFunction(torch.autograd.Function):
 
 def _backward(ctx, grad: Tensor):
     """:meth:`_DSTFTFunction.backward`: the paper's gradients (Sec. IV) from ``G = dL/dS``."""
-    xp, lam_in, starts, spec, *kept = ctx.saved_tensors
-    lam = K.canonical_lam(lam_in)
+    xp, lam, starts, spec, *kept = ctx.saved_tensors
     if grad.shape != ctx.shape:
         grad = grad.reshape(ctx.shape)
     geom: K.Geometry = ctx.geom
@@ -106,8 +103,8 @@ def _backward(ctx, grad: Tensor):
         grad_lam = K.reduce_to(grad_lam, lam.shape)
         if grad_lam.shape != lam.shape:
             grad_lam = grad_lam.expand_as(lam)
-        if lam_in.shape != lam.shape:
-            grad_lam = grad_lam.reshape(lam_in.shape)
+        if ctx.lam_shape != lam.shape:
+            grad_lam = grad_lam.reshape(ctx.lam_shape)
     if need_starts:
         # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
         k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
@@ -166,7 +163,10 @@ def _prepare(
         max_working_memory, engine,
     )  # fmt: skip
     key = _check_key(*arguments)
-    checked = None if key is None else _CHECKED.get(key)
+    try:
+        checked = None if key is None else _CHECKED.get(key)
+    except TypeError:  # an unhashable option: the full checks name it
+        key = checked = None
     if checked is None:
         checked, x, lam, positions, win_max = _check(*arguments)
         if key is not None:
@@ -198,7 +198,8 @@ def _prepare(
 
 
 def _check_key(x, win_length, n_fft, hop_length, positions, *options) -> tuple | None:
-    """The key of :data:`_CHECKED` for these arguments, or ``None`` if the call is not kept.
+    """The key of :data:`_CHECKED` for these arguments (unhashable if an option is), or
+    ``None`` if the call is not kept.
 
     Scalars are keyed with their types, so that ``True`` does not pass for ``1``.
     """
@@ -210,16 +211,11 @@ def _check_key(x, win_length, n_fft, hop_length, positions, *options) -> tuple |
         or torch.compiler.is_compiling()
     ):
         return None
-    key = (
+    return (
         x.shape, x.dtype, x.device, win_length.shape, win_length.dtype, win_length.device,
         n_fft, type(n_fft), hop_length, type(hop_length),
         *options, *map(type, options),
     )  # fmt: skip
-    try:
-        hash(key)
-    except TypeError:  # an unhashable option: the full checks name it
-        return None
-    return key
 
 
 def _check(

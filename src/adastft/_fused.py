@@ -122,12 +122,13 @@ def windowed_frames(
     return values * w
 
 
-def window_gradients(window, normalization, g_y, values, lam, u, needs, edges):
-    """FFT path: :func:`adastft._kernels.window_gradients`, with the window recomputed inside."""
+def window_gradients(window, normalization, g_inv, values, lam, u, needs, edges):
+    """FFT path: :func:`adastft._kernels.window_gradients` of ``g_inv = irfft(G)``, with the
+    window recomputed inside."""
     _compiled_only()
     from ._kernels import window_gradients as gradients
 
-    return gradients(window, normalization, g_y, values, lam, u, needs, edges)
+    return gradients(window, normalization, g_inv, values, lam, u, needs, edges)
 
 
 _BROKEN: list[str] = []  # why compilation failed in this process, if it did

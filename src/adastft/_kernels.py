@@ -191,6 +191,8 @@ def phase(delta: Tensor, n_fft: int, dtype: torch.dtype) -> Tensor:
 
 def reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
     """Sum ``grad`` over the dimensions where ``shape`` is 1 (the adjoint of broadcasting)."""
+    if grad.shape == shape:
+        return grad
     dims = [i for i, (g, s) in enumerate(zip(grad.shape, shape, strict=True)) if s == 1 and g != 1]
     return grad.sum(dims, keepdim=True) if dims else grad
 
@@ -273,8 +275,8 @@ def fft_backward(
     ``g_y[m] = Re(sum_k G[k] conj(P[k]) exp(2 pi i k m / N))`` over the one-sided bins is the
     gradient of every windowed sample ``y = x_frame * w``. ``irfft`` (unnormalised) counts the
     bins ``0 < k < N/2`` twice, as a Hermitian spectrum, and bins ``0`` and ``N/2`` once: with
-    those two doubled it gives ``2 g_y`` in one inverse transform, and the factor ``1/2`` is
-    applied to the window-sized terms (:func:`window_gradients`).
+    the factors ``(-1, -1/2, ..., -1/2, -1)`` it gives ``-g_y`` in one inverse transform, the
+    sign that the window derivatives' common factor wants (:func:`window_gradients`).
 
     ``terms``: the windows of :func:`fft_forward`, if it kept them (else recomputed).
     Returns ``grad_frames`` ``(B, T, S)`` (the frames' support only), ``grad_lam``
@@ -288,33 +290,34 @@ def fft_backward(
     support = slice(frames.offset, frames.offset + frames.values.shape[-1])
     args = (geom.window, geom.normalization)
     if terms is None and _fuse_window(lam, frames, geom):
-        # Bins 0 and N/2 are added inside the fused kernel, with the real parts of bins 0 and
+        # The factors are applied inside the fused kernel, with the real parts of bins 0 and
         # N/2 times 1 and (-1)^m, instead of in a copy of G.
         g = g if shift is None else g * shift
-        g_y2 = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
-        alternating = _alternating(geom.n_fft, g_y2.dtype, g.device)[support]
+        g_inv = torch.fft.irfft(g, n=geom.n_fft, dim=-1, norm="forward")[..., support]
+        alternating = _alternating(geom.n_fft, g_inv.dtype, g.device)[support]
         edges = (g[..., :: geom.n_bins - 1].real, alternating)
-        args = (*args, g_y2, frames.values, lam, frames.u, needs, edges)
+        args = (*args, g_inv, frames.values, lam, frames.u, needs, edges)
         fused = _fused.call("window_gradients", *args)
         return fused if fused is not None else window_gradients(*args)
-    # A contiguous copy of G conj(P), with bins 0 and N/2 doubled, that irfft reads in place of
-    # its own copy of a strided G: one product with the factors (2, 1, ..., 1, 2).
-    factors = _edge_factors(geom.n_bins, frames.values.dtype, g.device)
+    # A contiguous copy of G conj(P) times the factors, that irfft reads in place of its own
+    # copy of a strided G.
+    factors = _adjoint_factors(geom.n_bins, frames.values.dtype, g.device)
     if shift is not None:
         factors = shift * factors
     bins = torch.empty(g.shape, dtype=g.dtype, device=g.device)
     torch.mul(g, factors, out=bins)
-    g_y2 = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")
-    if g_y2.shape[-1] != frames.values.shape[-1]:
-        g_y2 = g_y2[..., support]
-    return window_gradients(*args, g_y2, frames.values, lam, frames.u, needs, None, terms)
+    g_neg = torch.fft.irfft(bins, n=geom.n_fft, dim=-1, norm="forward")
+    if g_neg.shape[-1] != frames.values.shape[-1]:
+        g_neg = g_neg[..., support]
+    return window_gradients(*args, g_neg, frames.values, lam, frames.u, needs, None, terms)
 
 
 @_cached
-def _edge_factors(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """``(2, 1, ..., 1, 2)``: bins 0 and N/2, which ``irfft`` counts once, counted twice."""
-    factors = torch.ones(n_bins, dtype=dtype, device=device)
-    factors[:: n_bins - 1] = 2.0
+def _adjoint_factors(n_bins: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``(-1, -1/2, ..., -1/2, -1)``: ``irfft`` of ``G`` times these is ``-g_y``
+    (:func:`fft_backward`)."""
+    factors = torch.full((n_bins,), -0.5, dtype=dtype, device=device)
+    factors[:: n_bins - 1] = -1.0
     return factors
 
 
@@ -327,7 +330,7 @@ def _alternating(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
 def window_gradients(
     window: Window,
     normalization: str | None,
-    g_y2: Tensor,
+    g_neg: Tensor,
     values: Tensor,
     lam: Tensor,
     u: Tensor,
@@ -335,48 +338,52 @@ def window_gradients(
     edges: tuple | None = None,
     terms: tuple | None = None,
 ):
-    """From ``2 g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
+    """From ``-g_y`` ``(B, T, S)`` to the gradients of the frames, ``lam`` and the starts.
 
-    ``grad_frames = g_y w``; ``grad_lam = sum_m g_y x dw/dlam`` and
-    ``grad_starts = -sum_m g_y x dw/du``, reduced to the window's frames: ``(Bw, 1, Tw)`` (the
-    layout of ``lam``) and ``(Bw, Tw)`` (that of the starts). The
-    factor ``1/2`` of ``g_y2`` is applied to the window (``grad_frames``) and to the sums,
-    which are taken of ``D_lam`` and ``D_u`` and scaled by ``c / lam`` per frame afterwards.
-    ``edges = (E, (-1)^m)``: ``g_y2`` is then the inverse transform with every bin counted
-    twice but 0 and N/2: their real parts ``E`` ``(B, T, 2)`` are added here.
+    With ``d w / d lam = -(c / lam) D_lam`` and ``d w / d u = (c / lam) D_u``
+    (:meth:`adastft.Window.contracted`)::
+
+        grad_frames = g_y w
+        grad_lam    =  sum_m g_y x dw/dlam = (c / lam) sum_m (-g_y) x D_lam
+        grad_starts = -sum_m g_y x dw/du   = (c / lam) sum_m (-g_y) x D_u
+
+    the sums reduced to the window's frames: ``(Bw, 1, Tw)`` (the layout of ``lam``) and
+    ``(Bw, Tw)`` (that of the starts), and scaled by ``c / lam`` once per frame.
+    ``edges = (E, (-1)^m)``: ``g_neg`` is then ``irfft(G)`` as it comes, which counts every
+    bin twice but 0 and N/2, and ``-g_y = -(irfft(G) + E_0 + E_{N/2} (-1)^m) / 2`` is formed
+    here from the real parts ``E`` ``(B, T, 2)`` of bins 0 and N/2.
     ``terms``: ``(w, D_lam, D_u, c / lam)`` of :func:`fft_window` if kept by the forward, else
     recomputed.
     Elementwise products and sums only: :mod:`adastft._fused` compiles this very function.
     """
     need_x, need_lam, need_starts = needs
     if edges is not None:
-        g_y2 = g_y2 + edges[0][..., :1] + edges[0][..., 1:] * edges[1]
+        g_neg = (g_neg + edges[0][..., :1] + edges[0][..., 1:] * edges[1]).mul_(-0.5)
     if terms is None:
         terms = window.contracted(_per_frame(lam), u, normalization, need_lam, need_starts)
     w, d_lam, d_u, c_lam = terms  # those that are not needed may be None
-    grad_frames = g_y2 * (0.5 * w) if need_x else None
+    grad_frames = g_neg * w.neg() if need_x else None
     grad_lam = grad_starts = None
     if need_lam or need_starts:
-        g_w = g_y2 * values  # twice the gradient of each window sample, per frame
-        # d w / d lam = -(c / lam) D_lam and d w / d u = (c / lam) D_u: with the 1/2 of g_y2
-        # and the minus sign of the starts, both sums are scaled by -c / (2 lam), per frame.
-        factor = c_lam.mul(-0.5)  # (Bl, Tl, 1)
+        g_w = g_neg * values  # minus the gradient of each window sample, per frame
         if need_lam:
-            grad_lam = _sum_to_window(g_w, d_lam).mul_(factor)
-            grad_lam = grad_lam.view(len(grad_lam), 1, -1)
+            grad_lam = _sum_to_window(g_w, d_lam) * c_lam  # (Bw, Tw, 1)
+            if grad_lam.shape[1] > 1:  # to the layout of lam, (Bw, 1, Tw)
+                grad_lam = grad_lam.transpose(1, 2)
         if need_starts:
-            grad_starts = _sum_to_window(g_w, d_u).mul_(factor)
+            grad_starts = _sum_to_window(g_w, d_u) * c_lam  # (Bw, Tw, 1)
             grad_starts = grad_starts.view(grad_starts.shape[:2])
     return grad_frames, grad_lam, grad_starts
 
 
 def _sum_to_window(g_w: Tensor, dw: Tensor) -> Tensor:
     """``sum_m g_w dw`` over the samples and the dims where the window term ``dw``
-    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw, 1)``. A window shared by every frame is a matrix-vector
-    product, read once; otherwise a product and one reduction."""
+    ``(Bw, Tw, S)`` is 1: ``(Bw, Tw, 1)``, or 0-dim for a window shared by every frame
+    (``Bw = Tw = 1``), which is a matrix-vector product, read once; otherwise a product and one
+    reduction."""
     bw, tw, size = dw.shape
     if bw == tw == 1:
-        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum().view(1, 1, 1)
+        return torch.mv(g_w.reshape(-1, size), dw.reshape(size)).sum()
     dims = [i for i in (0, 1) if dw.shape[i] == 1 and g_w.shape[i] != 1]
     return (g_w * dw).sum([*dims, 2], keepdim=True)
 
