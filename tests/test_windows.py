@@ -7,6 +7,8 @@ autograd. A user window equal to hann reproduces ``window="hann"``; an asymmetri
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -112,3 +114,60 @@ def test_asymmetric_user_window_gradcheck(rng, win_shape):
         lambda lam, t: torch.view_as_real(ad.dstft(x, lam, n_fft=16, positions=t, window=window)),
         (lam, t),
     )
+
+
+def domain_only() -> ad.Window:
+    """``w(v) = (1 - 4 v^2)^(3/2)``: finite on ``[-1/2, 1/2]``, NaN outside (``pow`` of a
+    negative base), as a user window written for its domain only may be."""
+    return ad.Window(
+        lambda v: (1 - 4 * v**2) ** 1.5,
+        lambda v: -12 * v * (1 - 4 * v**2) ** 0.5,
+        name="domain-only",
+    )
+
+
+def _transform_and_gradients(window, x, lam0, t0, mode, normalization="amplitude"):
+    lam, t = lam0.clone().requires_grad_(True), t0.clone().requires_grad_(True)
+    where = {"positions": t} if mode == "positions" else {"hop_length": 8}
+    out = ad.dstft(x, lam, n_fft=32, window=window, normalization=normalization, **where)
+    out.abs().sum().backward()
+    return out.detach(), lam.grad, t.grad if mode == "positions" else None
+
+
+@pytest.mark.parametrize("mode", ["grid", "positions"])
+def test_window_of_its_domain_only_is_evaluated_there(rng, mode):
+    # v reaches |v| ~ 1.5 outside the short windows: unclamped, fn and derivative are NaN there
+    x = torch.from_numpy(rng.standard_normal(100))
+    lam0 = torch.tensor(rng.uniform(8.0, 20.0, size=(1, 13)), dtype=torch.float64)
+    t0 = torch.tensor(rng.uniform(0.0, 100.0, size=13), dtype=torch.float64)
+    got = _transform_and_gradients(domain_only(), x, lam0, t0, mode)
+    assert all(torch.isfinite(g).all() for g in got if g is not None)
+    safe = ad.Window(
+        lambda v: (1 - 4 * v**2).clamp(min=0) ** 1.5,
+        lambda v: -12 * v * (1 - 4 * v**2).clamp(min=0) ** 0.5,
+        name="domain-only, clamped inside",
+        finite_everywhere=True,
+    )
+    expected = _transform_and_gradients(safe, x, lam0, t0, mode)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    # the flag is what keeps the NaN out: claimed finite everywhere, the window is not
+    unsafe = dataclasses.replace(domain_only(), finite_everywhere=True)
+    assert torch.isnan(_transform_and_gradients(unsafe, x, lam0, t0, mode)[0]).any()
+
+
+@pytest.mark.parametrize("name", BASE_WINDOWS)
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+def test_builtin_windows_unclamped_equal_clamped(rng, name, normalization):
+    # the built-in windows skip the clamp (finite_everywhere); with it they give the same bits
+    builtin = ad.windows.get_window(name)
+    assert builtin.finite_everywhere
+    clamped = dataclasses.replace(builtin, finite_everywhere=False)
+    x = torch.from_numpy(rng.standard_normal(100))
+    lam0 = torch.tensor(rng.uniform(8.0, 20.0, size=(1, 13)), dtype=torch.float64)
+    t0 = torch.tensor(rng.uniform(0.0, 100.0, size=13), dtype=torch.float64)
+    for mode in ("grid", "positions"):
+        a = _transform_and_gradients(builtin, x, lam0, t0, mode, normalization)
+        b = _transform_and_gradients(clamped, x, lam0, t0, mode, normalization)
+        for u, v in zip(a, b, strict=True):
+            assert u is None or torch.equal(u, v)

@@ -52,6 +52,10 @@ class Window:
         integral (float, optional): ``integral(w)`` over the support; computed numerically
             (Simpson, 20 000 intervals) when omitted.
         integral_sq (float, optional): ``integral(w^2)``; computed numerically when omitted.
+        finite_everywhere (bool): ``fn`` and ``derivative`` are finite for every real ``v``
+            (as the built-in windows are): they are then evaluated on ``v`` as it comes,
+            without first clamping it to ``[-1/2, 1/2]``, one pass fewer over the window's
+            samples. The values outside the support are discarded either way.
 
     Example:
         >>> import torch
@@ -66,6 +70,7 @@ class Window:
     name: str = "custom"
     integral: float = field(default=float("nan"))
     integral_sq: float = field(default=float("nan"))
+    finite_everywhere: bool = False
 
     def __post_init__(self) -> None:
         if not callable(self.fn) or not callable(self.derivative):
@@ -131,7 +136,8 @@ class Window:
         # 1.0 on the open support, 0.0 elsewhere: an in-place comparison keeps the float dtype,
         # and a float product is several times cheaper than a bool mask or torch.where.
         scale = v.abs().lt_(0.5)
-        v = v.clamp(-0.5, 0.5)  # fn and derivative are only evaluated on their domain
+        if not self.finite_everywhere:  # fn and derivative are evaluated on their domain
+            v = v.clamp(-0.5, 0.5)
         c = self.normalizer(lam, normalization)
         f = self.fn(v)
         w_lam = f * (scale if c is None else scale * c)
@@ -222,15 +228,29 @@ def gaussian(sigma: float = 1.0 / 6.0) -> Window:
         name="gaussian" if sigma == 1.0 / 6.0 else f"gaussian(sigma={sigma:g})",
         integral=sigma * math.sqrt(2 * math.pi) * math.erf(half / math.sqrt(2)),
         integral_sq=sigma * math.sqrt(math.pi) * math.erf(half),
+        finite_everywhere=True,
     )
 
 
+# The built-in windows are trigonometric polynomials or a Gaussian: finite everywhere.
 WINDOWS: dict[str, Window] = {
-    "hann": Window(_hann, _hann_derivative, "hann", 0.5, 0.375),
+    "hann": Window(_hann, _hann_derivative, "hann", 0.5, 0.375, finite_everywhere=True),
     "blackman": Window(
-        _blackman, _blackman_derivative, "blackman", 0.42, 0.42**2 + 0.5**2 / 2 + 0.08**2 / 2
+        _blackman,
+        _blackman_derivative,
+        "blackman",
+        0.42,
+        0.42**2 + 0.5**2 / 2 + 0.08**2 / 2,
+        finite_everywhere=True,
     ),
-    "hamming": Window(_hamming, _hamming_derivative, "hamming", 0.54, 0.54**2 + 0.46**2 / 2),
+    "hamming": Window(
+        _hamming,
+        _hamming_derivative,
+        "hamming",
+        0.54,
+        0.54**2 + 0.46**2 / 2,
+        finite_everywhere=True,
+    ),
     "gaussian": gaussian(),
 }
 
