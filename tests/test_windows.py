@@ -171,3 +171,12 @@ def test_builtin_windows_unclamped_equal_clamped(rng, name, normalization):
         b = _transform_and_gradients(clamped, x, lam0, t0, mode, normalization)
         for u, v in zip(a, b, strict=True):
             assert u is None or torch.equal(u, v)
+
+
+def test_window_arguments_are_checked():
+    with pytest.raises(TypeError, match="fn and derivative must be callables; got int and"):
+        ad.Window(3, user_hann().derivative)
+    with pytest.raises(TypeError, match="finite_everywhere must be a bool; got 'yes'"):
+        ad.Window(user_hann().fn, user_hann().derivative, finite_everywhere="yes")
+    with pytest.raises(ValueError, match="'upside-down' must have a positive integral"):
+        ad.Window(lambda v: v * 0 - 1, lambda v: v * 0, name="upside-down")

@@ -78,6 +78,10 @@ class Window:
                 f"Window fn and derivative must be callables; got {type(self.fn).__name__} "
                 f"and {type(self.derivative).__name__}"
             )
+        if not isinstance(self.finite_everywhere, bool):
+            raise TypeError(
+                f"Window finite_everywhere must be a bool; got {self.finite_everywhere!r}"
+            )
         if math.isnan(self.integral):
             object.__setattr__(self, "integral", _simpson(self.fn))
         if math.isnan(self.integral_sq):
