@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +27,11 @@ def _npy(tmp_path, data, name="x.npy"):
 
 def _file(path, data: bytes) -> str:
     path.write_bytes(data)
+    return str(path)
+
+
+def _wav(path, rate=8000) -> str:
+    soundfile.write(path, 0.3 * _tone(), rate)
     return str(path)
 
 
@@ -91,6 +97,17 @@ def test_optimize_multichannel_wav_shares_one_set_of_window_lengths(tmp_path):
             "--channel must be in",
         ),
         (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--n-fft", "7"], "--n-fft must"),
+        (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--hop", "0"], "--hop must be > 0"),
+        (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--steps", "0"], "--steps must"),
+        (lambda d: str(d), [], "is not a file"),
+        (lambda d: _file(d / "x.npy", b"not an npy file"), ["--sample-rate", "8000"], "as .npy"),
+        (
+            lambda d: _npy(d, _tone().astype(complex)),
+            ["--sample-rate", "8000"],
+            "must hold real numbers; got dtype complex128",
+        ),
+        (lambda d: _npy(d, np.zeros(0)), ["--sample-rate", "8000"], "holds no samples"),
+        (lambda d: _wav(d / "x.wav"), ["--sample-rate", "16000"], "differs from the file's"),
     ],
 )
 def test_bad_input_is_one_line_status_2_and_nothing_written(
@@ -147,3 +164,17 @@ def test_default_n_fft_suits_speech_and_slow_signals():
     assert cli.default_n_fft(48000, 10**6) == 4096
     assert cli.default_n_fft(360, 10**6) == 128
     assert cli.default_n_fft(8000, 300) == 256
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    path.write_text("old")
+
+    def failing_write(tmp):
+        Path(tmp).write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        cli._write_atomic(path, failing_write)
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]

@@ -170,3 +170,16 @@ def test_coverage_keeps_learnt_hops_covering_the_signal():
 
     assert uncovered(free) > 0.0  # the criterion alone spreads the frames past the signal
     assert uncovered(kept) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"length": 8}, "length must be an int >= 16; got 8"),
+        ({"length": 100.0}, "length must be an int >= 16; got 100.0"),
+        ({"length": 100, "sample_rate": 0}, "sample_rate must be > 0; got 0"),
+    ],
+)
+def test_three_component_checks_its_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ad.signals.three_component(**kwargs)

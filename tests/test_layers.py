@@ -60,6 +60,11 @@ def _perturb(layer: torch.nn.Module, scale: float = 0.2) -> None:
         ({"center": 1}, TypeError, "center must be a bool"),
         ({"engine": "fast"}, ValueError, "engine must be one of"),
         ({"center": False, "signal_length": 10}, ValueError, r"at least n_fft \(=64\)"),
+        (
+            {"pad_mode": "reflect", "signal_length": 32},
+            ValueError,
+            r"signal_length must exceed n_fft // 2 \(=32\) for pad_mode='reflect'; got 32",
+        ),
     ],
 )
 def test_constructor_errors(kwargs, error, match):
@@ -78,6 +83,8 @@ def test_constructor_value_errors():
         DSTFT(N, 40.0, torch.ones(3), signal_length=L)
     with pytest.raises(ValueError, match="n_fft must be an even int"):
         DSTFT(63, 40.0, 16)
+    with pytest.raises(TypeError, match="hop_length must be a real tensor; got dtype torch.int64"):
+        DSTFT(N, 40.0, torch.tensor([16, 16, 16]), hop_mode="time", signal_length=L)
 
 
 def test_input_errors():
@@ -208,6 +215,14 @@ def test_initial_values_are_exact():
     assert layer.win_length.item() == 512.0
     assert layer.hop().item() == 128.0
     assert torch.equal(layer.positions, 128.0 * torch.arange(layer.n_frames, dtype=torch.float32))
+
+
+@pytest.mark.parametrize(("low", "high"), [(300.0, 256.0), (0.0, 256.0), (-1.0, 2.0)])
+def test_bounded_needs_ordered_positive_bounds(low, high):
+    with pytest.raises(
+        ValueError, match=rf"value bounds must satisfy 0 < low <= high; got \[{low}"
+    ):
+        Bounded(torch.tensor([100.0]), low=low, high=high)
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

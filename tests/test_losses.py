@@ -223,6 +223,9 @@ def test_coverage_win_length_must_match_positions():
         L.coverage_penalty(t, torch.ones(3, 4, dtype=torch.float64), signal_length=5)
     with pytest.raises(ValueError, match=r"has no frequency bin \(F = 0\)"):
         L.coverage_penalty(t, torch.ones(0, 5, dtype=torch.float64), signal_length=5)
+    # a "meta" tensor stands in for another device
+    with pytest.raises(ValueError, match=r"win_length must be on the device of positions \(cpu\)"):
+        L.coverage_penalty(t, torch.ones(5, dtype=torch.float64, device="meta"), signal_length=5)
     with pytest.raises(ValueError, match=r"does not broadcast against positions of shape"):
         L.coverage_penalty(
             torch.zeros(2, 5), torch.ones(3, 5), signal_length=5

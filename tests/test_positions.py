@@ -140,3 +140,10 @@ def test_dstft_in_fixed_overlap_mode_matches_reference_and_gradcheck(rng):
     expected = dstft_reference(x, lam[None, :], n_fft=n_fft, positions=t, window="blackman")
     assert_close_to_reference(fn(lam), expected)
     assert torch.autograd.gradcheck(lambda lam: torch.view_as_real(fn(lam)), (lam,))
+
+
+def test_helpers_need_a_frame_axis():
+    with pytest.raises(ValueError, match=r"hops must have at least one dimension \(\.\.\., T-1\)"):
+        ad.positions_from_hops(torch.tensor(3.0))
+    with pytest.raises(ValueError, match=r"win_length must have shape \(\.\.\., T\) with T >= 1"):
+        ad.fixed_overlap_positions(torch.tensor(8.0), overlap=0.5, signal_length=100)

@@ -82,6 +82,30 @@ def test_n_fft_must_be_even_and_at_least_two(transform, n_fft):
         transform(X, 1.0, n_fft=n_fft)
 
 
+@pytest.mark.parametrize("n_fft", [16.0, "16", True])
+def test_n_fft_must_be_an_int(transform, n_fft):
+    with raises(TypeError, "n_fft must be an even int", re.escape(repr(n_fft))):
+        transform(X, 1.0, n_fft=n_fft)
+
+
+def test_win_length_vector_is_not_a_map(transform):
+    with raises(
+        ValueError, r"win_length must be a scalar or have shape \(\.\.\., F, T\)", r"\(5,\)"
+    ):
+        transform(X, torch.full((5,), 8.0, dtype=X.dtype), n_fft=N_FFT)
+
+
+def test_hop_length_tensor_must_be_0_dim(transform):
+    with raises(ValueError, "hop_length must be a number or a 0-dim tensor", r"\(2,\)"):
+        transform(X, 8.0, n_fft=N_FFT, hop_length=torch.tensor([4.0, 4.0]))
+
+
+def test_positions_must_broadcast_with_the_batch():
+    x = torch.zeros(2, 40, dtype=X.dtype)
+    with raises(ValueError, r"positions of shape \(3, 4\) does not broadcast", r"\(2,\)"):
+        ad.dstft(x, 8.0, n_fft=N_FFT, positions=torch.zeros(3, 4, dtype=X.dtype))
+
+
 @pytest.mark.parametrize("lam", [0, 0.0, -1.5, 17, 16.5, math.nan, math.inf])
 def test_scalar_win_length_outside_range(transform, lam):
     with raises(ValueError, "win_length", re.escape(str(lam))):

@@ -8,6 +8,7 @@ autograd. A user window equal to hann reproduces ``window="hann"``; an asymmetri
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -180,3 +181,9 @@ def test_window_arguments_are_checked():
         ad.Window(user_hann().fn, user_hann().derivative, finite_everywhere="yes")
     with pytest.raises(ValueError, match="'upside-down' must have a positive integral"):
         ad.Window(lambda v: v * 0 - 1, lambda v: v * 0, name="upside-down")
+
+
+@pytest.mark.parametrize("sigma", [0, -0.1, math.inf, "0.2"])
+def test_gaussian_sigma_is_checked(sigma):
+    with pytest.raises(ValueError, match=r"sigma must be a finite number > 0; got"):
+        ad.windows.gaussian(sigma)
