@@ -291,3 +291,35 @@ def test_create_graph_gives_first_order_gradients_and_refuses_a_second(mode):
     torch.testing.assert_close(graphed, plain, rtol=0, atol=0)
     with pytest.raises(RuntimeError, match="once_differentiable"):
         graphed.sum().backward()
+
+
+# --- against autograd through the operations ----------------------------------------------
+
+
+@pytest.mark.parametrize("normalization", NORMALIZATIONS)
+@pytest.mark.parametrize("window", ["hann", "gaussian"])
+@pytest.mark.parametrize("placement", ["integer hop", "positions"])
+@pytest.mark.parametrize("mode", list(WIN_SHAPES))
+def test_analytic_gradients_equal_autograd_through_the_operations(
+    mode, placement, window, normalization
+):
+    # adastft._reference.dstft_autograd materialises every term and lets autograd
+    # differentiate it: the baseline of benchmarks/bench_gradients.py
+    from adastft._reference import dstft_autograd
+
+    x0 = signal(2, LENGTH)
+    n_t = N_FRAMES if placement == "positions" else n_frames(LENGTH, N_FFT, 3, True)
+    shape = WIN_SHAPES[mode]
+    if shape and shape[-1] > 1:  # per-frame lengths: the frames of this placement
+        shape = (*shape[:-1], n_t)
+    lam0 = uniform(shape, 4.0, N_FFT)
+    t0 = uniform(N_FRAMES, 0.0, LENGTH, seed=2)
+    results = []
+    for fn in (ad.dstft, dstft_autograd):
+        x, lam, t = leaf(x0), leaf(lam0), leaf(t0)
+        where = {"positions": t} if placement == "positions" else {"hop_length": 3}
+        spec = fn(x, lam, n_fft=N_FFT, window=window, normalization=normalization, **where)
+        inputs = (x, lam, t) if placement == "positions" else (x, lam)
+        results.append((spec, *torch.autograd.grad(spec.abs().sum(), inputs)))
+    for analytic, autograd in zip(*results, strict=True):
+        torch.testing.assert_close(analytic, autograd, rtol=1e-10, atol=1e-12)
