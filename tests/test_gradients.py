@@ -30,6 +30,7 @@ WIN_SHAPES = {
     "frequency": (N_BINS, 1),
     "time-frequency": (N_BINS, N_FRAMES),
     "per-example constant": (2, 1, 1),
+    "per-example frequency": (2, N_BINS, 1),
     "per-example time-frequency": (2, N_BINS, N_FRAMES),
 }
 

@@ -100,9 +100,7 @@ def _backward(ctx, grad: Tensor):
         grad_x = K.overlap_add(grad_frames, frames, geom, xp.shape[-1])
         grad_x = K.reduce_to(grad_x, xp.shape)
     if need_lam:
-        grad_lam = K.reduce_to(grad_lam, lam.shape)
-        if grad_lam.shape != lam.shape:
-            grad_lam = grad_lam.expand_as(lam)
+        grad_lam = K.reduce_to(grad_lam, lam.shape)  # the kernels' sums cover lam's shape
         if ctx.lam_shape != lam.shape:
             grad_lam = grad_lam.reshape(ctx.lam_shape)
     if need_starts:
