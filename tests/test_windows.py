@@ -127,6 +127,14 @@ def domain_only() -> ad.Window:
     )
 
 
+def _short_windows(rng):
+    """A signal of 100 samples, 13 window lengths in [8, 20] and 13 frame centres (N = 32)."""
+    x = torch.from_numpy(rng.standard_normal(100))
+    lam0 = torch.tensor(rng.uniform(8.0, 20.0, size=(1, 13)), dtype=torch.float64)
+    t0 = torch.tensor(rng.uniform(0.0, 100.0, size=13), dtype=torch.float64)
+    return x, lam0, t0
+
+
 def _transform_and_gradients(window, x, lam0, t0, mode, normalization="amplitude"):
     lam, t = lam0.clone().requires_grad_(True), t0.clone().requires_grad_(True)
     where = {"positions": t} if mode == "positions" else {"hop_length": 8}
@@ -138,9 +146,7 @@ def _transform_and_gradients(window, x, lam0, t0, mode, normalization="amplitude
 @pytest.mark.parametrize("mode", ["grid", "positions"])
 def test_window_of_its_domain_only_is_evaluated_there(rng, mode):
     # v reaches |v| ~ 1.5 outside the short windows: unclamped, fn and derivative are NaN there
-    x = torch.from_numpy(rng.standard_normal(100))
-    lam0 = torch.tensor(rng.uniform(8.0, 20.0, size=(1, 13)), dtype=torch.float64)
-    t0 = torch.tensor(rng.uniform(0.0, 100.0, size=13), dtype=torch.float64)
+    x, lam0, t0 = _short_windows(rng)
     got = _transform_and_gradients(domain_only(), x, lam0, t0, mode)
     assert all(torch.isfinite(g).all() for g in got if g is not None)
     safe = ad.Window(
@@ -164,9 +170,7 @@ def test_builtin_windows_unclamped_equal_clamped(rng, name, normalization):
     builtin = ad.windows.get_window(name)
     assert builtin.finite_everywhere
     clamped = dataclasses.replace(builtin, finite_everywhere=False)
-    x = torch.from_numpy(rng.standard_normal(100))
-    lam0 = torch.tensor(rng.uniform(8.0, 20.0, size=(1, 13)), dtype=torch.float64)
-    t0 = torch.tensor(rng.uniform(0.0, 100.0, size=13), dtype=torch.float64)
+    x, lam0, t0 = _short_windows(rng)
     for mode in ("grid", "positions"):
         a = _transform_and_gradients(builtin, x, lam0, t0, mode, normalization)
         b = _transform_and_gradients(clamped, x, lam0, t0, mode, normalization)
