@@ -80,7 +80,13 @@ def check_choice(name: str, value: object, choices: tuple) -> None:
 
 
 def check_win_length_values(win_length: Tensor, n_fft: int) -> float:
-    """``0 < lam <= n_fft`` everywhere; returns ``max(lam)`` (one host synchronisation)."""
+    """``0 < lam <= n_fft`` everywhere; returns ``max(lam)`` (one host synchronisation).
+
+    On the "meta" device, whose tensors have shapes but no values, nothing is read and the
+    longest window is taken to be ``n_fft`` (every frame sample is then summed).
+    """
+    if win_length.device.type == "meta":
+        return float(n_fft)
     if win_length.numel() == 1:
         low = high = win_length.item()
     else:
@@ -118,7 +124,10 @@ def check_device(name: str, value: Tensor, x: Tensor) -> None:
 
 
 def check_finite(name: str, value: Tensor) -> None:
-    """Every element of ``value`` is finite (one host synchronisation on an accelerator)."""
+    """Every element of ``value`` is finite (one host synchronisation on an accelerator; none
+    on the "meta" device, which has no values to check)."""
+    if value.device.type == "meta":
+        return
     if not bool(torch.isfinite(value).all()):
         first = value.detach()[~torch.isfinite(value)].flatten()[0].item()
         raise ValueError(f"{name} must be finite; got {first!r}")

@@ -114,6 +114,12 @@ def _check_tensor(name: str, value: object, what: str, hint: str = "") -> Tensor
     return value
 
 
+def _has_values(value: Tensor) -> bool:
+    """Whether the value checks read ``value``: not while compiling (no host synchronisation
+    in a compiled graph), not when it is empty, and not on the "meta" device (no values)."""
+    return not (torch.compiler.is_compiling() or value.numel() == 0 or value.device.type == "meta")
+
+
 def _check_spec(spec: object) -> Tensor:
     """A real, nonnegative, finite spectrogram ``(..., F, T)`` with ``F, T >= 1``."""
     what = "a nonnegative spectrogram (..., F, T)"
@@ -123,7 +129,7 @@ def _check_spec(spec: object) -> Tensor:
         raise ValueError(
             f"spec must have shape (..., F, T) with F >= 1 and T >= 1; got {tuple(spec.shape)}"
         )
-    if not torch.compiler.is_compiling() and spec.numel() > 0:
+    if _has_values(spec):
         bad = ~(torch.isfinite(spec) & (spec >= 0))  # NaN fails both
         if bool(bad.any()):
             first = spec.detach()[bad].flatten()[0].item()
@@ -135,8 +141,8 @@ def _check_spec(spec: object) -> Tensor:
 
 
 def _check_values(name: str, value: Tensor, *, positive: bool = False) -> None:
-    """Every element finite (and > 0 if asked); skipped while compiling (no host sync)."""
-    if torch.compiler.is_compiling() or value.numel() == 0:
+    """Every element finite (and > 0 if asked); skipped where :func:`_has_values` is not."""
+    if not _has_values(value):
         return
     ok = torch.isfinite(value)
     if positive:
