@@ -2,13 +2,16 @@
 
 Every timed step is one training step of a spectrogram front end: forward transform,
 ``loss = sum of magnitudes``, backward pass to the learnable parameters (the window
-length of adastft and dstft, the window tensor of torch.stft). CPU, float32.
+length of adastft and dstft, the window tensor of torch.stft). float32, on the CPU (2 threads)
+or, with ``--device cuda``, on a GPU (each block of steps ends with a synchronisation, and peak
+memory is the allocator's peak on the device).
 
 Run inside the benchmark environment (``bash benchmarks/setup.sh``)::
 
     .venv-bench/bin/python benchmarks/bench_dstft.py --out bench.json --markdown bench.md
     .venv-bench/bin/python benchmarks/bench_dstft.py --quick            # smoke test, seconds
     .venv-bench/bin/python benchmarks/bench_dstft.py --render bench.json  # tables only
+    python3 benchmarks/bench_dstft.py --device cuda --out gpu.json   # on a GPU machine
 
 See docs/benchmarks.md for the method and the latest results.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import importlib
 import importlib.metadata
 import json
 import math
@@ -126,9 +130,20 @@ def n_frames(length: int, hop: int) -> int:
     return 1 + length // hop
 
 
-def make_signal(batch: int, length: int, dtype: torch.dtype = DTYPE, seed: int = 0) -> torch.Tensor:
+def make_signal(
+    batch: int, length: int, dtype: torch.dtype = DTYPE, seed: int = 0, device: str = "cpu"
+) -> torch.Tensor:
+    """The same random signal on every device (drawn on the CPU, then moved)."""
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, length, generator=gen, dtype=dtype)
+    return torch.randn(batch, length, generator=gen, dtype=dtype).to(device)
+
+
+def synchronizer(device: str) -> Callable[[], None]:
+    """What waits for the device's queued work: a no-op on the CPU, whose work is done when
+    the call returns."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.synchronize
+    return lambda: None
 
 
 def make_dstft_module(mode: str, x: torch.Tensor, n_fft: int, hop: int, win_init: float | None):
@@ -162,7 +177,7 @@ def our_win_tensor(
         except ImportError:
             win_init = n_fft if win_init is None else win_init
     shape = {"constant": (1, 1), "time": (1, t), "time-frequency": (f, t)}[mode]
-    return torch.full(shape, float(win_init), dtype=x.dtype, requires_grad=True)
+    return torch.full(shape, float(win_init), dtype=x.dtype, device=x.device, requires_grad=True)
 
 
 def build_step(
@@ -170,7 +185,7 @@ def build_step(
 ):
     """A closure running forward + loss (sum of magnitudes) + backward once."""
     if system == "torch.stft":
-        window = torch.hann_window(n_fft, dtype=x.dtype).requires_grad_(True)
+        window = torch.hann_window(n_fft, dtype=x.dtype, device=x.device).requires_grad_(True)
 
         def step():
             window.grad = None
@@ -278,7 +293,10 @@ def wait_for_idle_cpu(max_wait: float, threshold: float = 0.05, log=None) -> Non
 
 
 def time_interleaved(
-    steps: dict[str, Callable[[], None]], min_run_time: float, max_case_time: float
+    steps: dict[str, Callable[[], None]],
+    min_run_time: float,
+    max_case_time: float,
+    sync: Callable[[], None] = lambda: None,
 ) -> dict[str, dict]:
     """Median time of one step of each system, the systems' blocks of steps interleaved.
 
@@ -288,7 +306,9 @@ def time_interleaved(
     rounds: each round times one block of ``number`` steps of every system (the order rotates
     from round to round), and a system's time is the median over rounds of its block time per
     step. Two warm-up calls come first; the first pays the one-time costs (allocations,
-    torch.compile) and is reported as first_call_ms.
+    torch.compile) and is reported as first_call_ms. ``sync`` waits for the device
+    (:func:`synchronizer`): it ends every timed call and block, so that a block's time is that
+    of its work done, not queued.
 
     Rounds: enough for ``min_run_time`` seconds of the slowest step (at least 5, at most 200),
     but no more than ``max_case_time`` seconds of it; a faster system's block is as many steps
@@ -299,9 +319,11 @@ def time_interleaved(
     for name, step in steps.items():
         t0 = time.perf_counter()
         step()
+        sync()
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
         step()
+        sync()
         warm[name] = time.perf_counter() - t0
         out[name] = {"first_call_ms": first * 1e3, "warmup_ms": warm[name] * 1e3}
     slowest = max(warm.values())
@@ -316,6 +338,7 @@ def time_interleaved(
             t0 = time.perf_counter()
             for _ in range(n):
                 step()
+            sync()
             times[name].append((time.perf_counter() - t0) / n)
     for name, values in times.items():
         q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
@@ -351,6 +374,7 @@ def timing_child(
     win_init: float | None,
     min_run_time: float,
     max_case_time: float,
+    device: str = "cpu",
 ) -> dict[str, dict]:
     """Run in a fresh process: the time of one step of every system (of one case).
 
@@ -362,8 +386,8 @@ def timing_child(
     """
     torch.set_num_threads(NUM_THREADS)
     settle_allocator()
-    x = make_signal(batch, length)
-    limits = (min_run_time, max_case_time)
+    x = make_signal(batch, length, device=device)
+    limits = (min_run_time, max_case_time, synchronizer(device))
     steps, out = {}, {}
     for system in systems:
         try:
@@ -453,6 +477,7 @@ def run_timing(
     isolate: bool = True,
     modes: tuple[str, ...] = ("constant", "time", "time-frequency"),
     repeats: int = 1,
+    device: str = "cpu",
 ) -> list[dict]:
     """Time every case in ``repeats`` processes, its systems interleaved in each (each with
     torch.stft alone where it is the baseline, see :func:`timing_child`).
@@ -471,6 +496,7 @@ def run_timing(
             win_init = case[4] if mode == "time-frequency" else ft_win_init(n_fft)
             timed = [s for s in systems if not (s.startswith("adastft") and missing)]
             spec = [timed, mode, batch, length, n_fft, hop, win_init, min_run_time, max_case_time]
+            spec.append(device)
             runs = []
             for _ in range(repeats):
                 res = measure_case(spec, isolate, wait_idle, retries, log)
@@ -598,9 +624,17 @@ def ratios(row: dict) -> dict:
 
 
 def memory_child(
-    system: str, mode: str, batch: int, length: int, n_fft: int, hop: int, win_init: float | None
+    system: str,
+    mode: str,
+    batch: int,
+    length: int,
+    n_fft: int,
+    hop: int,
+    win_init: float | None,
+    device: str = "cpu",
 ) -> dict:
-    """Run in a fresh process: peak RSS increase of one forward + backward step.
+    """Run in a fresh process: peak memory increase of one forward + backward step, of the
+    process's resident memory (CPU) or of the device's allocator (GPU).
 
     One warm-up step first (same shapes), so that one-time costs (library initialisation,
     torch.compile, caches) are not counted; the caches it leaves count in the baseline.
@@ -608,11 +642,31 @@ def memory_child(
     import resource
 
     torch.set_num_threads(NUM_THREADS)
-    x = make_signal(batch, length)
+    x = make_signal(batch, length, device=device)
     step = build_step(system, mode, x, n_fft, hop, win_init)
+    sync = synchronizer(device)
     t0 = time.perf_counter()
     step()
+    sync()
     first = time.perf_counter() - t0
+    if torch.device(device).type == "cuda":
+        gc.collect()
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        t0 = time.perf_counter()
+        step()
+        sync()
+        elapsed = time.perf_counter() - t0
+        peak = torch.cuda.max_memory_allocated(device)
+        return {
+            "peak_increase_mib": (peak - base) / 2**20,
+            "baseline_rss_mib": base / 2**20,
+            "peak_rss_mib": peak / 2**20,
+            "step_s": elapsed,
+            "first_step_s": first,
+            "method": "torch.cuda.max_memory_allocated during the step minus "
+            "torch.cuda.memory_allocated before it",
+        }
     reset, base_rss = peak_memory.baseline()
     base_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     t0 = time.perf_counter()
@@ -638,7 +692,7 @@ def memory_child(
     }
 
 
-def run_memory(cases: dict, log, cold_cache: bool = True) -> list[dict]:
+def run_memory(cases: dict, log, cold_cache: bool = True, device: str = "cpu") -> list[dict]:
     """Peak memory per system, each in a fresh process (with an empty torch.compile cache
     when cold_cache, so that its first step shows the full compilation time)."""
     missing = have_adastft()
@@ -652,7 +706,7 @@ def run_memory(cases: dict, log, cold_cache: bool = True) -> list[dict]:
                 continue
             with tempfile.TemporaryDirectory() as cache:
                 env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache) if cold_cache else None
-                spec = [system, mode, batch, length, n_fft, hop, win_init]
+                spec = [system, mode, batch, length, n_fft, hop, win_init, device]
                 res = run_child("--memory-child", spec, env)
             row["results"][system] = res
             log(
@@ -684,7 +738,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 def _dstft_phase_to_ours(spec: torch.Tensor, positions: torch.Tensor, n_fft: int) -> torch.Tensor:
     """dstft measures the phase from absolute sample -N/2 (exp(-2 pi i k (s + N/2) / N)),
     adastft from the frame start t_n - N/2: multiply by exp(+2 pi i k t_n / N), in float64."""
-    k = torch.arange(spec.shape[-2], dtype=torch.float64)
+    k = torch.arange(spec.shape[-2], dtype=torch.float64, device=spec.device)
     t = positions.detach().to(torch.float64)
     phase = torch.exp(2j * math.pi * ((k[:, None] * t[None, :]) % n_fft) / n_fft)
     return (spec.to(torch.complex128) * phase).to(spec.dtype)
@@ -713,7 +767,7 @@ def _ours_step(x, lam, positions, n_fft, **kwargs):
     return spec.detach(), lam.grad.to(torch.float64)
 
 
-def run_accuracy(quick: bool, log) -> list[dict]:
+def run_accuracy(quick: bool, log, device: str = "cpu") -> list[dict]:
     """How far torch.stft and dstft are from adastft, and how far each is from exact in float32.
 
     float64: the systems against each other (dstft given its own effective window lengths and
@@ -751,7 +805,7 @@ def run_accuracy(quick: bool, log) -> list[dict]:
             "win_init": win_init,
         }
         try:
-            x64 = make_signal(batch, length, f64, seed=1)
+            x64 = make_signal(batch, length, f64, seed=1, device=device)
             x32 = x64.to(f32)
             if mode == "constant":  # torch.stft at integer parameters (SPEC: equal)
                 w = int(win_init)
@@ -764,7 +818,7 @@ def run_accuracy(quick: bool, log) -> list[dict]:
                         n_fft,
                         hop,
                         w,
-                        torch.hann_window(w, dtype=dtype),
+                        torch.hann_window(w, dtype=dtype, device=device),
                         center=True,
                         pad_mode="constant",
                         return_complex=True,
@@ -823,10 +877,15 @@ def cpu_model() -> str:
 
 
 def _version(dist: str) -> str | None:
+    """The installed version of ``dist``; for a package imported from a source tree (on the
+    path, not installed), its ``__version__``."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
-        return None
+        try:
+            return getattr(importlib.import_module(dist), "__version__", None)
+        except ImportError:
+            return None
 
 
 def _git_commit() -> str | None:
@@ -847,7 +906,14 @@ def _git_commit() -> str | None:
         return None
 
 
-def environment() -> dict:
+def device_name(device: str) -> str:
+    """``device`` in words: "cpu", or the GPU's name and CUDA version."""
+    if torch.device(device).type != "cuda":
+        return "cpu"
+    return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+
+
+def environment(device: str = "cpu") -> dict:
     return {
         "torch": torch.__version__,
         "adastft": _version("adastft"),
@@ -855,7 +921,7 @@ def environment() -> dict:
         "dstft": _version("dstft"),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "device": "cpu",
+        "device": device_name(device),
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "num_threads": torch.get_num_threads(),
@@ -973,8 +1039,9 @@ def to_markdown(report: dict) -> str:
         lines += [
             "#### Peak memory of one forward + backward step (time-frequency mode)",
             "",
-            "| B | L | N | hop | F × T | win_length init | system | peak RSS increase (MiB) "
-            "| dstft / system | first step, fresh process (s) | second step (s) |",
+            "| B | L | N | hop | F × T | win_length init | system | "
+            + ("peak RSS increase" if env["device"] == "cpu" else "peak GPU memory increase")
+            + " (MiB) | dstft / system | first step, fresh process (s) | second step (s) |",
             "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
         ]
         names = {
@@ -1122,6 +1189,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=["constant", "time", "time-frequency"],
         help="the window-length modes to time (default: all)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help='where the steps run: "cpu" (default) or a CUDA device ("cuda", "cuda:1"); the '
+        "signal is the same on both",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--timing-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1139,6 +1212,15 @@ def main(argv: list[str] | None = None) -> int:
         print(to_markdown(json.loads(args.render.read_text())))
         return 0
 
+    try:
+        device_type = torch.device(args.device).type
+    except RuntimeError:  # not a device string
+        device_type = None
+    if device_type not in ("cpu", "cuda"):
+        parser.error(f'--device must be "cpu" or a CUDA device ("cuda:0"); got {args.device!r}')
+    if device_type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device!r}: torch.cuda.is_available() is False here")
+
     torch.set_num_threads(NUM_THREADS)
     cases = QUICK if args.quick else FULL
     isolate = args.isolate if args.isolate is not None else not args.quick
@@ -1150,9 +1232,10 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     report = {
-        "environment": environment(),
+        "environment": environment(args.device),
         "settings": {
             "quick": args.quick,
+            "device": args.device,
             "min_run_time_s": min_run_time,
             "max_case_time_s": max_case_time,
             "loss": "sum of magnitudes",
@@ -1186,11 +1269,12 @@ def main(argv: list[str] | None = None) -> int:
             isolate,
             tuple(args.modes),
             repeats,
+            args.device,
         )
     if "memory" not in args.skip:
-        report["memory"] = run_memory(cases, log, cold_cache=not args.quick)
+        report["memory"] = run_memory(cases, log, not args.quick, args.device)
     if "accuracy" not in args.skip:
-        report["accuracy"] = run_accuracy(args.quick, log)
+        report["accuracy"] = run_accuracy(args.quick, log, args.device)
     report["environment"]["total_s"] = time.perf_counter() - t0
 
     for path in (args.out, args.markdown):
