@@ -117,3 +117,78 @@ def test_losses_run_on_meta(loss):
     assert (value.device, value.shape) == (META, ())
     value.backward()
     assert lam.grad.device == META
+
+
+# --- on a GPU (skipped without one) ---------------------------------------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def _inputs(mode: str, frames: str, device, dtype=torch.float64):
+    """Signal, window lengths and frame arguments, the same values on every device."""
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(2, L, generator=gen, dtype=torch.float64)
+    lam = 4.0 + (N - 4.0) * torch.rand(WIN_SHAPES[mode], generator=gen, dtype=torch.float64)
+    kwargs = {"hop_length": HOP if frames == "integer hop" else HOP + 0.25}
+    if frames == "positions":
+        kwargs = {"positions": torch.rand(2, T, generator=gen, dtype=torch.float64) * L}
+    leaves = {"x": x, "win_length": lam, **kwargs}
+    return {
+        k: (v.to(device, dtype).requires_grad_(True) if isinstance(v, torch.Tensor) else v)
+        for k, v in leaves.items()
+    }
+
+
+def _step(inputs: dict, **options):
+    """The transform and the gradients of ``sum |S|`` w.r.t. every tensor input, on the CPU."""
+    spec = ad.dstft(**inputs, n_fft=N, window="blackman", **options)
+    tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+    grads = torch.autograd.grad(spec.abs().sum(), list(tensors.values()))
+    return spec.detach().cpu(), {k: g.cpu() for k, g in zip(tensors, grads, strict=True)}
+
+
+@cuda
+@pytest.mark.parametrize("engine", ["eager", "compiled"])
+@pytest.mark.parametrize("frames", ["integer hop", "fractional hop", "positions"])
+@pytest.mark.parametrize("mode", list(WIN_SHAPES))
+def test_cuda_equals_cpu(mode, frames, engine):
+    spec, grads = _step(_inputs(mode, frames, "cuda"), engine=engine)
+    spec_cpu, grads_cpu = _step(_inputs(mode, frames, "cpu"), engine="eager")
+    torch.testing.assert_close(spec, spec_cpu, rtol=1e-10, atol=1e-10 * spec_cpu.abs().max())
+    for name, grad in grads.items():
+        ref = grads_cpu[name]
+        torch.testing.assert_close(grad, ref, rtol=1e-9, atol=1e-9 * ref.abs().max(), msg=name)
+
+
+@cuda
+@pytest.mark.parametrize("mode", ["constant", "time", "time-frequency"])
+def test_cuda_float32_follows_float64(mode):
+    """float32 against float64 at the same (float32-rounded) inputs."""
+    inputs = _inputs(mode, "positions", "cuda", torch.float32)
+    spec32, grads32 = _step(inputs)
+    spec64, grads64 = _step({k: v.detach().double().requires_grad_() for k, v in inputs.items()})
+    scale = spec64.abs().max()
+    assert (spec32.to(torch.complex128) - spec64).abs().max() <= 1e-5 * scale
+    for name, grad in grads32.items():
+        ref = grads64[name]
+        assert (grad.double() - ref).abs().max() <= 1e-4 * ref.abs().max(), name
+
+
+@cuda
+@pytest.mark.parametrize(
+    ("win_mode", "hop_mode"),
+    [("constant", "fixed"), ("time", "time"), ("time-frequency", "constant"), ("time", "overlap")],
+)
+def test_layer_step_on_cuda_never_synchronises(win_mode, hop_mode):
+    """The layer's forward and backward queue work only (docs/design.md): under
+    ``set_sync_debug_mode("error")`` any host synchronisation raises."""
+    layer = DSTFT(N, 40.0, HOP, win_mode=win_mode, hop_mode=hop_mode, signal_length=L).cuda()
+    x = torch.randn(2, L, device="cuda")
+    layer(x).abs().sum().backward()  # first call: caches and compilation, outside the check
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        layer(x).abs().sum().backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert all(torch.isfinite(p.grad).all() for p in layer.parameters())
