@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 import torch
@@ -183,3 +184,10 @@ def test_coverage_keeps_learnt_hops_covering_the_signal():
 def test_three_component_checks_its_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ad.signals.three_component(**kwargs)
+
+
+def test_progress_without_tqdm_is_a_clear_import_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # an import of tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    with pytest.raises(ImportError, match=r"progress=True needs tqdm.*adastft\[progress\]"):
+        ad.fit(_signal(), n_fft=64, hop_length=16, win_length=40.0, steps=2, progress=True)

@@ -250,7 +250,7 @@ def fit(
             :func:`adastft.losses.coverage_penalty` (``overlap``, ``on_signal``, ``power``).
         steps (int >= 1): most gradient steps; lr (float > 0): Adam's learning rate.
         tol (float >= 0), patience (int >= 1): the stopping rule.
-        progress (bool): show a progress bar (tqdm).
+        progress (bool): show a progress bar (needs tqdm: ``pip install adastft[progress]``).
         seed (int): seeds torch before the descent.
         callback (callable, optional): ``callback(step, J, layer)`` after every step.
         **layer_options: other keyword options of :class:`adastft.DSTFT` (``window``,
@@ -416,6 +416,11 @@ def fit(
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
-
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as exc:
+        raise ImportError(
+            "progress=True needs tqdm, an optional dependency: pip install tqdm "
+            "(or adastft[progress])"
+        ) from exc
     return tqdm(total=total, desc="adastft.fit", leave=False)
