@@ -257,6 +257,29 @@ def test_tensor_on_another_device_is_value_error(argument):
         ad.dstft(x, kw["win_length"], n_fft=N_FFT, positions=kw["positions"])
 
 
+@pytest.mark.parametrize(
+    ("x_shape", "lam_shape", "pos_shape"),
+    [
+        ((40,), (2, 1, 1), (3, 5)),
+        ((2, 1, 40), (2, 3, 1, 1), (2, 4, 5)),
+        ((40,), (4, 2, 1, 1), (3, 5)),
+    ],
+)
+def test_win_length_and_positions_batches_must_broadcast_together(x_shape, lam_shape, pos_shape):
+    """Each broadcasts with x alone; the three together do not."""
+    x = torch.zeros(x_shape, dtype=torch.float64)
+    lam = torch.full(lam_shape, 8.0, dtype=torch.float64)
+    positions = torch.zeros(pos_shape, dtype=torch.float64)
+    with raises(
+        ValueError,
+        r"batch dimensions of win_length",
+        rf"win_length \(shape {re.escape(str(lam_shape))}\)",
+        rf"positions \(shape {re.escape(str(pos_shape))}\)",
+        "must broadcast together",
+    ):
+        ad.dstft(x, lam, n_fft=N_FFT, positions=positions)
+
+
 def test_positions_may_add_batch_dims_like_win_length():
     """One signal, several position sets: the batch is the broadcast of all three."""
     x = torch.randn(120, dtype=torch.float64)

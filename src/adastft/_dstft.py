@@ -298,6 +298,14 @@ def _check(
             )
         check_device("win_length", win_length, x)
         check_win_length_shape(win_length, x.shape[:-1], n_bins, n_t)
+        if positions is not None and (
+            broadcast_shapes(x.shape[:-1], win_length.shape[:-2], positions.shape[:-1]) is None
+        ):
+            raise ValueError(
+                f"the batch dimensions of win_length (shape {tuple(win_length.shape)}) and "
+                f"positions (shape {tuple(positions.shape)}) must broadcast together and with "
+                f"those of x (shape {tuple(x.shape)})"
+            )
         lam = win_length
         win_max = check_win_length_values(win_length, n)
     else:
