@@ -290,8 +290,43 @@ def test_create_graph_gives_first_order_gradients_and_refuses_a_second(mode):
     (plain,) = torch.autograd.grad(loss, lam, retain_graph=True)
     (graphed,) = torch.autograd.grad(loss, lam, create_graph=True)
     torch.testing.assert_close(graphed, plain, rtol=0, atol=0)
-    with pytest.raises(RuntimeError, match="once_differentiable"):
+    with pytest.raises(RuntimeError, match="adastft computes first-order gradients only"):
         graphed.sum().backward()
+
+
+@pytest.mark.parametrize("mode", list(WIN_SHAPES))
+@pytest.mark.parametrize(
+    "second_order",
+    [
+        # A loss linear in S: the incoming gradient is a constant, without a graph of its own.
+        lambda x, lam: torch.autograd.functional.hessian(
+            lambda lam: ad.dstft(x, lam, n_fft=N_FFT, hop_length=HOP).real.sum(), lam
+        ),
+        # A gradient penalty w.r.t. the signal, the window lengths trained through it.
+        lambda x, lam: torch.autograd.grad(
+            torch.autograd.grad(
+                ad.dstft(x, lam, n_fft=N_FFT, hop_length=HOP).real.sum(), x, create_graph=True
+            )[0]
+            .square()
+            .sum(),
+            lam,
+        ),
+        # The derivative of a gradient w.r.t. its own parameter, a nonlinear loss.
+        lambda x, lam: torch.autograd.grad(
+            torch.autograd.grad(
+                ad.dstft(x, lam, n_fft=N_FFT, hop_length=HOP).abs().sum(), lam, create_graph=True
+            )[0].sum(),
+            lam,
+        ),
+    ],
+    ids=["hessian of a linear loss", "gradient penalty", "second derivative"],
+)
+def test_every_second_order_derivative_fails_loudly(mode, second_order):
+    """Never a silent 0: each of these once returned zeros or a wrong gradient."""
+    x = torch.randn(LENGTH, dtype=torch.float64, requires_grad=True)
+    lam = torch.full(WIN_SHAPES[mode], 7.3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="adastft computes first-order gradients only"):
+        second_order(x, lam)
 
 
 # --- against autograd through the operations ----------------------------------------------

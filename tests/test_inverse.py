@@ -346,6 +346,45 @@ def test_gradcheck_spectrum_window_lengths_and_positions(mode, pad_mode):
     assert torch.autograd.gradcheck(fn, inputs, fast_mode=True)
 
 
+SECOND_ORDER_SHAPES = {
+    "constant": (),
+    "time": (1, 8),
+    "frequency": (5, 1),
+    "time-frequency": (5, 8),
+}
+
+
+def _linear_loss(lam):
+    """A loss linear in the reconstruction: its gradient is a constant of the backward."""
+    spec = spectrum(5, 8)
+    return idstft(spec, lam, positions=GRAD_POSITIONS, n_fft=8, length=20, tol=1e-14).sum()
+
+
+@pytest.mark.parametrize("mode", ["constant", "time"])
+def test_hessian_through_the_overlap_add_is_right(mode):
+    """Windows that do not depend on frequency: the closed form is differentiated by autograd
+    through its operations, twice as well; the Hessian matches differences of the gradient."""
+    lam = uniform(SECOND_ORDER_SHAPES[mode], 5.0, 8.0)
+    hessian = torch.autograd.functional.hessian(_linear_loss, lam).reshape(lam.numel(), -1)
+    grad = lambda lam: torch.autograd.functional.jacobian(_linear_loss, lam).reshape(-1)  # noqa: E731
+    h = 1e-5
+    for i in range(lam.numel()):
+        step = torch.zeros(lam.numel(), dtype=lam.dtype)
+        step[i] = h
+        step = step.reshape(lam.shape)
+        column = (grad(lam + step) - grad(lam - step)) / (2 * h)
+        torch.testing.assert_close(hessian[:, i], column, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["frequency", "time-frequency"])
+def test_second_derivatives_through_the_solver_fail_loudly(mode):
+    """Frequency-dependent windows: the conjugate gradient is differentiated implicitly, to
+    first order only; a Hessian must raise rather than be 0."""
+    lam = uniform(SECOND_ORDER_SHAPES[mode], 5.0, 8.0)
+    with pytest.raises(RuntimeError, match="adastft computes first-order gradients only"):
+        torch.autograd.functional.hessian(_linear_loss, lam)
+
+
 @pytest.mark.parametrize("mode", ["time", "frequency"])
 def test_gradcheck_with_samples_no_window_covers(mode):
     # Frames about 9.6 samples apart, windows of 4 to 6 samples: gaps between the frames.

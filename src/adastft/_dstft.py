@@ -12,7 +12,6 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from . import _fused
 from . import _kernels as K
@@ -50,8 +49,7 @@ class _DSTFTFunction(torch.autograd.Function):
     def forward(
         ctx, xp: Tensor, lam: Tensor, starts: Tensor | None, geom: K.Geometry, out_shape=None
     ):
-        ctx.lam_shape = lam.shape  # the caller's, for the gradient
-        lam = K.canonical_lam(lam)
+        lam_in, lam = lam, K.canonical_lam(lam)  # lam_in: the caller's, for the gradient
         frames = K.make_frames(xp, starts, geom)
         ctx.geom = geom
         ctx.direct = lam.shape[1] > 1
@@ -59,7 +57,7 @@ class _DSTFTFunction(torch.autograd.Function):
         ctx.keep_windows = False
         if ctx.direct:
             spec = K.direct_forward(frames, lam, geom)
-            ctx.save_for_backward(xp, lam, starts, spec)
+            ctx.save_for_backward(xp, lam_in, starts, lam, spec)
             return _reshaped(spec, out_shape)
         # A window shared by the batch is at most (T, N): keep the terms that the backward
         # will use (w for x, D_lam for lam, D_u for the starts, c / lam for either);
@@ -70,21 +68,22 @@ class _DSTFTFunction(torch.autograd.Function):
         ctx.keep_windows = terms[0] is not None and terms[0].shape[0] == 1
         # D_lam and D_u are None unless used (terms_for); w is used for x only.
         kept = (terms[0] if used[0] else None, *terms[1:]) if ctx.keep_windows else ()
-        ctx.save_for_backward(xp, lam, starts, spec if used[2] else None, *kept)
+        ctx.save_for_backward(xp, lam_in, starts, lam, spec if used[2] else None, *kept)
         return _reshaped(spec, out_shape)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        # Under create_graph (grad mode on), once_differentiable makes differentiating these
-        # gradients again fail loudly; in a plain backward it would only cost its wrapper.
-        if torch.is_grad_enabled():
-            return _backward_once(ctx, grad)
-        return _backward(ctx, grad)
+        if not torch.is_grad_enabled():  # a plain backward
+            return _backward(ctx, grad)
+        with torch.no_grad():  # create_graph: first-order gradients that refuse a second
+            grads = _backward(ctx, grad)
+        xp, lam_in, starts = ctx.saved_tensors[:3]
+        return first_order_only(grads, (xp, lam_in, starts, grad))
 
 
 def _backward(ctx, grad: Tensor):
     """:meth:`_DSTFTFunction.backward`: the paper's gradients (Sec. IV) from ``G = dL/dS``."""
-    xp, lam, starts, spec, *kept = ctx.saved_tensors
+    xp, lam_in, starts, lam, spec, *kept = ctx.saved_tensors
     if grad.shape != ctx.shape:
         grad = grad.reshape(ctx.shape)
     geom: K.Geometry = ctx.geom
@@ -101,8 +100,8 @@ def _backward(ctx, grad: Tensor):
         grad_x = K.reduce_to(grad_x, xp.shape)
     if need_lam:
         grad_lam = K.reduce_to(grad_lam, lam.shape)  # the kernels' sums cover lam's shape
-        if ctx.lam_shape != lam.shape:
-            grad_lam = grad_lam.reshape(ctx.lam_shape)
+        if lam_in.shape != lam.shape:
+            grad_lam = grad_lam.reshape(lam_in.shape)
     if need_starts:
         # Phase term of Eqs. 14-16: d S / d a_n includes (2 pi i k / N) S[k, n].
         k = torch.arange(geom.n_bins, device=grad.device, dtype=grad_starts.dtype)
@@ -113,7 +112,44 @@ def _backward(ctx, grad: Tensor):
     return grad_x, grad_lam, grad_starts, None, None
 
 
-_backward_once = once_differentiable(_backward)
+SECOND_ORDER = (
+    "adastft computes first-order gradients only: differentiating them again (a Hessian, a "
+    "gradient penalty through dstft or idstft, create_graph=True followed by a second "
+    "backward) is not supported"
+)
+
+
+class _FirstOrderOnly(torch.autograd.Function):
+    """The identity on the gradients of a backward; differentiating its outputs raises.
+
+    ``apply(count, *tensors)``: the first ``count`` tensors are the gradients, the others the
+    tensors they depend on (the inputs of the forward, the incoming gradient), which only link
+    this node into the graph: differentiating the gradients w.r.t. any of them reaches it.
+    """
+
+    @staticmethod
+    def forward(ctx, count: int, *tensors: Tensor):
+        return tuple(t.clone() for t in tensors[:count])
+
+    @staticmethod
+    def backward(ctx, *grads: Tensor):
+        raise RuntimeError(SECOND_ORDER)
+
+
+def first_order_only(grads: tuple, anchors: tuple) -> tuple:
+    """``grads`` (``None`` where not needed), as outputs of :class:`_FirstOrderOnly` linked to
+    those ``anchors`` that require grad.
+
+    A backward run under ``create_graph`` computes its gradients without a graph of their own.
+    Returned as they are, a second derivative through them would silently be 0 (the gradients
+    would not depend on anything); linked this way it fails with :data:`SECOND_ORDER`.
+    """
+    present = [g for g in grads if g is not None]
+    linked = [a for a in anchors if a is not None and a.requires_grad]
+    if not present or not linked:
+        return grads
+    outputs = iter(_FirstOrderOnly.apply(len(present), *present, *linked))
+    return tuple(None if g is None else next(outputs) for g in grads)
 
 
 def _reshaped(spec: Tensor, shape) -> Tensor:

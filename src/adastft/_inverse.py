@@ -33,10 +33,9 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from . import _kernels as K
-from ._dstft import _DSTFTFunction, _prepare
+from ._dstft import _DSTFTFunction, _prepare, first_order_only
 from ._validation import check_n_fft, check_scalar
 from .windows import Window
 
@@ -203,28 +202,37 @@ class _LeastSquares(torch.autograd.Function):
         return x
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: Tensor):
-        spec, lam, starts, x, diag = ctx.saved_tensors
-        prob: _Problem = ctx.prob
-        need_spec, need_lam, need_starts = ctx.needs_input_grad[:3]
-        grad = torch.where(diag > 0, grad, 0.0)  # uncovered samples are 0 whatever S is
-        z = _cg(lambda p: prob.normal(p, lam, starts), grad, torch.zeros_like(grad), diag, prob)
-        c = _bin_weights(spec.shape[-2], spec)
-        grad_lam = grad_starts = None
-        with torch.enable_grad():
-            lam_ = lam.detach().requires_grad_(need_lam)
-            starts_ = None if starts is None else starts.detach().requires_grad_(need_starts)
-            a_z = prob.apply(z, lam_, starts_)
-            if need_lam or need_starts:
-                a_x = prob.apply(x, lam_, starts_)
-                params = [t for t, need in ((lam_, need_lam), (starts_, need_starts)) if need]
-                cotangents = (c * (spec - a_x.detach()), -c * a_z.detach())
-                grads = iter(torch.autograd.grad((a_z, a_x), params, cotangents))
-                grad_lam = next(grads) if need_lam else None
-                grad_starts = next(grads) if need_starts else None
-        grad_spec = c * a_z.detach() if need_spec else None
-        return grad_spec, grad_lam, grad_starts, None, None, None
+        if not torch.is_grad_enabled():  # a plain backward
+            return _least_squares_backward(ctx, grad)
+        with torch.no_grad():  # create_graph: first-order gradients that refuse a second
+            grads = _least_squares_backward(ctx, grad)
+        spec, lam, starts = ctx.saved_tensors[:3]
+        return first_order_only(grads, (spec, lam, starts, grad))
+
+
+def _least_squares_backward(ctx, grad: Tensor):
+    """:meth:`_LeastSquares.backward`: the implicit gradients of the least-squares solution."""
+    spec, lam, starts, x, diag = ctx.saved_tensors
+    prob: _Problem = ctx.prob
+    need_spec, need_lam, need_starts = ctx.needs_input_grad[:3]
+    grad = torch.where(diag > 0, grad, 0.0)  # uncovered samples are 0 whatever S is
+    z = _cg(lambda p: prob.normal(p, lam, starts), grad, torch.zeros_like(grad), diag, prob)
+    c = _bin_weights(spec.shape[-2], spec)
+    grad_lam = grad_starts = None
+    with torch.enable_grad():
+        lam_ = lam.detach().requires_grad_(need_lam)
+        starts_ = None if starts is None else starts.detach().requires_grad_(need_starts)
+        a_z = prob.apply(z, lam_, starts_)
+        if need_lam or need_starts:
+            a_x = prob.apply(x, lam_, starts_)
+            params = [t for t, need in ((lam_, need_lam), (starts_, need_starts)) if need]
+            cotangents = (c * (spec - a_x.detach()), -c * a_z.detach())
+            grads = iter(torch.autograd.grad((a_z, a_x), params, cotangents))
+            grad_lam = next(grads) if need_lam else None
+            grad_starts = next(grads) if need_starts else None
+    grad_spec = c * a_z.detach() if need_spec else None
+    return grad_spec, grad_lam, grad_starts, None, None, None
 
 
 def _warn_uncovered(uncovered: Tensor) -> None:
