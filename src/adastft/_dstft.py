@@ -212,7 +212,7 @@ def _prepare(
         win_max = check_win_length_values(win_length, checked.n_fft)
         if checked.hop is None:
             positions = grid_positions(
-                hop_length, checked.n_frames, n_fft=checked.n_fft, center=center, like=x
+                hop_length, checked.n_frames, n_fft=checked.n_fft, center=center, like=x, exact=True
             )
     return _canonical(
         x,
@@ -322,7 +322,7 @@ def _check(
         ):
             hop = int(hop_length)
         else:
-            positions = grid_positions(hop_length, n_t, n_fft=n, center=center, like=x)
+            positions = grid_positions(hop_length, n_t, n_fft=n, center=center, like=x, exact=True)
     n_bins = n // 2 + 1
 
     # Window lengths: a (..., Fl, Tl) tensor of x's dtype.
@@ -360,17 +360,24 @@ def _check(
     return checked, x, lam, positions, win_max
 
 
-def grid_positions(hop_length, n_t: int, *, n_fft: int, center: bool, like: Tensor) -> Tensor:
+def grid_positions(
+    hop_length, n_t: int, *, n_fft: int, center: bool, like: Tensor, exact: bool = False
+) -> Tensor:
     """Centres ``t_n = t_0 + n H`` of the constant-hop grid (``t_0 = 0``, or ``N/2`` uncentred).
 
-    ``hop_length`` is a number or a 0-dim tensor (then the positions are differentiable in it).
-    Shape: ``(T,)``.
+    ``hop_length`` is a number or a 0-dim tensor (then the positions are differentiable in it,
+    of ``like``'s dtype). ``exact``: a number hop's grid in float64 whatever ``like``'s dtype:
+    in float32 ``t_n`` is off by up to half a unit in the last place, 0.008 samples at
+    ``t_n = 10^5``, which turns the phase of bin ``k`` by ``2 pi k 0.008 / N``; the kernels
+    split ``t_n`` into a whole sample and a fraction first, and keep only the fraction in
+    ``like``'s dtype (:func:`adastft._kernels.make_frames`). Shape: ``(T,)``.
     """
-    frame = torch.arange(n_t, dtype=like.dtype, device=like.device)
     t0 = 0.0 if center else n_fft / 2
     if isinstance(hop_length, Tensor):
+        frame = torch.arange(n_t, dtype=like.dtype, device=like.device)
         return t0 + frame * hop_length.to(like.dtype)
-    return t0 + frame * float(hop_length)
+    dtype = torch.float64 if exact else like.dtype
+    return t0 + torch.arange(n_t, dtype=dtype, device=like.device) * float(hop_length)
 
 
 def _canonical(

@@ -6,7 +6,8 @@ Everything here works on canonical shapes prepared by :mod:`adastft._dstft`:
 - ``lam`` ``(Bl, Fl, Tl)``: window lengths, ``Bl in {1, B}``, ``Fl in {1, F}``, ``Tl in {1, T}``
   (:func:`canonical_lam` of what :func:`adastft._dstft._canonical` passes on).
 - ``starts`` ``(Bs, T)`` or ``None``: real frame starts ``a_n = t_n - N/2`` in samples of ``xp``
-  (``None``: the integer grid ``a_n = n * hop``).
+  (``None``: the integer grid ``a_n = n * hop``), of ``xp``'s dtype or float64 (an exact grid,
+  split into ``b_n`` and ``delta_n`` before ``delta_n`` takes ``xp``'s dtype).
 
 With ``b_n = ceil(a_n)`` and ``delta_n = b_n - a_n`` in ``[0, 1)``, every sample of the open
 support ``|s - t_n| < lam / 2 <= N / 2`` is ``s = b_n + m`` for some ``m`` in ``[0, N)``, and
@@ -101,7 +102,7 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
             values = values[:, :t, lo:hi]
         return Frames(values, offsets, None, None, lo)
     first = torch.ceil(starts)
-    delta = first - starts
+    delta = (first - starts).to(xp.dtype)  # starts may be float64 (an exact grid)
     m = torch.arange(lo, hi, device=xp.device)
     # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
     xz = F.pad(xp, (n, n))
