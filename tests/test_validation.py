@@ -40,8 +40,10 @@ def transform(request):
 # --- the signal ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
-def test_integer_signal_is_type_error(transform, dtype):
+@pytest.mark.parametrize(
+    "dtype", [torch.int64, torch.int32, torch.bool, torch.float16, torch.bfloat16]
+)
+def test_integer_or_half_precision_signal_is_type_error(transform, dtype):
     with raises(TypeError, r"\bx\b", str(dtype).removeprefix("torch.")):
         transform(torch.ones(40, dtype=dtype), 8.0, n_fft=N_FFT)
 
@@ -59,7 +61,7 @@ def test_non_tensor_signal_is_type_error():
 
 @pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 40)])
 def test_empty_signal_is_value_error(transform, shape):
-    with raises(ValueError, r"\bx\b"):
+    with raises(ValueError, r"\bx\b", "L >= 1 samples and no empty batch dimension"):
         transform(torch.zeros(shape, dtype=torch.float64), 8.0, n_fft=N_FFT)
 
 
@@ -234,11 +236,18 @@ def test_shortest_valid_signal_matches_reference(length, center, pad_mode):
     assert_close_to_reference(got, dstft_reference(x, float(N_FFT), **kw))
 
 
-def test_smallest_n_fft_matches_reference():
+@pytest.mark.parametrize("hop_length", [1, None])  # the default max(1, N // 4) is 1 here
+def test_smallest_n_fft_matches_reference(hop_length):
     x = torch.randn(9, dtype=torch.float64)
-    got = ad.dstft(x, 1.5, n_fft=2, hop_length=1)
+    got = ad.dstft(x, 1.5, n_fft=2, hop_length=hop_length)
     assert got.shape == (2, 10)
     assert_close_to_reference(got, dstft_reference(x, 1.5, n_fft=2, hop_length=1))
+
+
+@pytest.mark.parametrize("shape", [(0, F_BINS, 1), (2, 0, 1), (0,)])
+def test_empty_win_length_is_value_error(shape):
+    with raises(ValueError, "win_length must not be empty", re.escape(str(shape))):
+        ad.dstft(X, torch.ones(shape, dtype=X.dtype), n_fft=N_FFT)
 
 
 # --- devices and batch broadcasting -------------------------------------------------------

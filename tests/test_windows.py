@@ -187,6 +187,55 @@ def test_window_arguments_are_checked():
         ad.Window(lambda v: v * 0 - 1, lambda v: v * 0, name="upside-down")
 
 
+def _semicircle_derivative(v):
+    return -v / torch.sqrt(0.25 - v**2)  # infinite at the support edges
+
+
+@pytest.mark.parametrize(
+    ("fn", "derivative", "match"),
+    [
+        # The kernels clamp samples outside the support to +-1/2, where 0 * inf would be NaN.
+        (
+            lambda v: torch.sqrt(0.25 - v**2),
+            _semicircle_derivative,
+            r"'odd': derivative must be finite on \[-1/2, 1/2\].*got inf at v=-0.5",
+        ),
+        (
+            lambda v: 1.0 / (0.25 - v**2),
+            lambda v: 2 * v / (0.25 - v**2) ** 2,
+            r"'odd': fn must be finite on \[-1/2, 1/2\].*got inf at v=-0.5",
+        ),
+        # An odd fn: its integral is a rounding error, which the amplitude normalisation
+        # would divide by.
+        (lambda v: v, lambda v: torch.ones_like(v), r"'odd' must have a positive integral"),
+    ],
+    ids=["infinite derivative", "infinite fn", "zero integral"],
+)
+def test_window_values_are_checked(fn, derivative, match):
+    with pytest.raises(ValueError, match=match):
+        ad.Window(fn, derivative, name="odd")
+
+
+@pytest.mark.parametrize(
+    ("fn", "got"),
+    [(lambda v: 1.0, "1.0"), (lambda v: v[:-1], r"shape \(20000,\)"), (lambda v: v + 0j, "")],
+    ids=["a number", "another shape", "complex"],
+)
+def test_window_fn_must_return_a_real_tensor_of_its_argument_shape(fn, got):
+    with pytest.raises(TypeError, match=rf"'bad': fn\(v\) must return a real tensor.*got {got}"):
+        ad.Window(fn, lambda v: torch.zeros_like(v), name="bad")
+
+
+def test_window_with_negative_lobes_and_a_positive_integral_is_accepted():
+    """A flat-top-like window dips below zero; only its integral must be positive."""
+    window = ad.Window(
+        lambda v: 1.0 + 1.5 * torch.cos(2 * math.pi * v),
+        lambda v: -3.0 * math.pi * torch.sin(2 * math.pi * v),
+        name="flat-top-like",
+    )
+    assert window.integral == pytest.approx(1.0, abs=1e-9)
+
+
 @pytest.mark.parametrize("sigma", [0, -0.1, math.inf, "0.2"])
 def test_gaussian_sigma_is_checked(sigma):
     with pytest.raises(ValueError, match=r"sigma must be a finite number > 0; got"):

@@ -304,7 +304,7 @@ def _check(
         n_t = positions.shape[-1]
     else:
         if hop_length is None:
-            hop_length = n // 4
+            hop_length = max(1, n // 4)
         if isinstance(hop_length, Tensor):
             check_real_tensor("hop_length", hop_length)
             if hop_length.dim() != 0:
@@ -493,7 +493,7 @@ def dstft(
             example. Differentiable.
         n_fft (int, even >= 2): DFT size ``N``; ``F = N // 2 + 1`` bins.
         hop_length (float or 0-dim Tensor > 0, optional): constant hop ``H``, possibly
-            fractional; ``t_n = n H`` (``center=True``) or ``N/2 + n H``. Default ``N // 4``.
+            fractional; ``t_n = n H`` (``center=True``) or ``N/2 + n H``. Default ``max(1, N // 4)``.
             A tensor hop is differentiable (its value is read once to count the frames).
         positions (Tensor, optional): real frame centres ``t_n`` in samples of ``x``,
             ``(..., T)``, instead of ``hop_length``. Differentiable.

@@ -306,7 +306,7 @@ def idstft(
             dims per example), of the real dtype of ``S``. Differentiable.
         n_fft (int, even >= 2): DFT size ``N``; ``F = N // 2 + 1``.
         hop_length (float or 0-dim Tensor > 0, optional): constant hop, as in
-            :func:`adastft.dstft` (default ``N // 4``). Differentiable if a tensor.
+            :func:`adastft.dstft` (default ``max(1, N // 4)``). Differentiable if a tensor.
         positions (Tensor, optional): real frame centres ``(..., T)`` instead of
             ``hop_length``. Differentiable.
         length (int >= 1): ``L``, the number of samples of the signal; ``T`` must be the frame

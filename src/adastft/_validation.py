@@ -12,11 +12,15 @@ import torch
 from torch import Tensor
 
 
+REAL_DTYPES = (torch.float32, torch.float64)
+
+
 def check_real_tensor(name: str, value: object) -> Tensor:
-    """``value`` must be a floating-point (real) tensor."""
+    """``value`` must be a real float32 or float64 tensor (the transforms' precisions: the FFTs
+    and trigonometric kernels of half precision are not available on every device)."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor; got {type(value).__name__}")
-    if value.is_complex() or not value.is_floating_point():
+    if value.dtype not in REAL_DTYPES:
         raise TypeError(
             f"{name} must be a real floating-point tensor (float32 or float64); "
             f"got dtype {value.dtype}"
@@ -27,8 +31,11 @@ def check_real_tensor(name: str, value: object) -> Tensor:
 def check_signal(x: object) -> Tensor:
     """The signal: a real float tensor ``(..., L)`` with ``L >= 1``."""
     x = check_real_tensor("x", x)
-    if x.dim() == 0 or x.shape[-1] == 0 or x.numel() == 0:
-        raise ValueError(f"x must have shape (..., L) with L >= 1 samples; got {tuple(x.shape)}")
+    if x.dim() == 0 or x.numel() == 0:
+        raise ValueError(
+            f"x must have shape (..., L) with L >= 1 samples and no empty batch dimension; "
+            f"got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -138,6 +145,8 @@ def check_win_length_shape(
 ) -> None:
     """``win_length`` is 0-dim or ``(..., F or 1, T or 1)``, broadcastable to
     ``(*batch_shape, F, T)``."""
+    if win_length.numel() == 0:
+        raise ValueError(f"win_length must not be empty; got shape {tuple(win_length.shape)}")
     if win_length.dim() == 1:
         raise ValueError(
             f"win_length must be a scalar or have shape (..., F, T) broadcastable to "

@@ -29,15 +29,45 @@ from torch import Tensor
 __all__ = ["Window", "get_window", "gaussian", "NORMALIZATIONS", "WINDOWS"]
 
 NORMALIZATIONS = ("amplitude", "energy", None)
+INTEGRAL_FLOOR = 1e-6  # a window's integral relative to that of its absolute value, at least
 
 
-def _simpson(fn: Callable[[Tensor], Tensor], n: int = 20_000) -> float:
-    """Composite Simpson rule of ``fn`` over ``[-1/2, 1/2]`` in float64."""
-    v = torch.linspace(-0.5, 0.5, n + 1, dtype=torch.float64)
+SIMPSON_INTERVALS = 20_000
+
+
+def _grid(n: int = SIMPSON_INTERVALS) -> Tensor:
+    """``n + 1`` equally spaced points of ``[-1/2, 1/2]``, ends included, in float64."""
+    return torch.linspace(-0.5, 0.5, n + 1, dtype=torch.float64)
+
+
+def _simpson(values: Tensor) -> float:
+    """Composite Simpson rule over ``[-1/2, 1/2]`` of the values of a function on :func:`_grid`."""
+    n = values.shape[0] - 1
     weights = torch.ones(n + 1, dtype=torch.float64)
     weights[1:-1:2] = 4.0
     weights[2:-1:2] = 2.0
-    return float((weights * fn(v)).sum() / (3.0 * n))
+    return float((weights * values).sum() / (3.0 * n))
+
+
+def _evaluate(window: Window, which: str, v: Tensor) -> Tensor:
+    """``window.fn(v)`` or ``window.derivative(v)`` on the grid ``v``, checked: a real tensor of
+    ``v``'s shape, finite (the kernels evaluate both on the whole closed interval)."""
+    values = getattr(window, which)(v)
+    if not isinstance(values, Tensor) or values.shape != v.shape or values.is_complex():
+        raise TypeError(
+            f"window {window.name!r}: {which}(v) must return a real tensor of v's shape "
+            f"{tuple(v.shape)}; got "
+            + (f"shape {tuple(values.shape)}" if isinstance(values, Tensor) else repr(values))
+        )
+    bad = ~torch.isfinite(values)
+    if bad.any():
+        first = float(v[bad][0])
+        raise ValueError(
+            f"window {window.name!r}: {which} must be finite on [-1/2, 1/2], where it is "
+            f"evaluated (samples outside the support are clamped to its edges); got "
+            f"{float(values[bad][0])} at v={first}"
+        )
+    return values
 
 
 @dataclass(frozen=True)
@@ -82,14 +112,19 @@ class Window:
             raise TypeError(
                 f"Window finite_everywhere must be a bool; got {self.finite_everywhere!r}"
             )
+        v = _grid()
+        w = _evaluate(self, "fn", v)
+        _evaluate(self, "derivative", v)
         if math.isnan(self.integral):
-            object.__setattr__(self, "integral", _simpson(self.fn))
+            object.__setattr__(self, "integral", _simpson(w))
         if math.isnan(self.integral_sq):
-            object.__setattr__(self, "integral_sq", _simpson(lambda v: self.fn(v) ** 2))
-        if not self.integral > 0:
+            object.__setattr__(self, "integral_sq", _simpson(w**2))
+        # Positive, and not a rounding error of a window whose lobes cancel (an odd fn):
+        # the amplitude normalisation divides by it.
+        if not self.integral > INTEGRAL_FLOOR * _simpson(w.abs()):
             raise ValueError(
-                f"window {self.name!r} must have a positive integral over [-1/2, 1/2]; "
-                f"got {self.integral}"
+                f"window {self.name!r} must have a positive integral over [-1/2, 1/2] "
+                f"(more than {INTEGRAL_FLOOR:g} of the integral of |w|); got {self.integral}"
             )
 
     def normalizer(self, lam: Tensor, normalization: str | None) -> Tensor | None:
