@@ -565,7 +565,10 @@ def spectrogram(x: Tensor, win_length: float | Tensor, *, power: float = 2.0, **
     """``|dstft(x, win_length, **kwargs)| ** power``: the (power) spectrogram.
 
     Args:
-        power (float > 0): 1 for the magnitude, 2 for the power spectrogram.
+        power (float > 0): 1 for the magnitude, 2 for the power spectrogram. Below 1 the
+            derivative of ``|S| ** power`` is infinite where ``S = 0`` (silence, frames off
+            the signal), as for ``S.abs() ** power`` in torch: gradients through such bins
+            are NaN; train with ``power >= 1`` there.
         **kwargs: the keyword options of :func:`dstft`.
 
     Shape:
