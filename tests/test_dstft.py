@@ -217,6 +217,20 @@ def test_default_hop_is_quarter_n_fft(rng):
     assert_close_to_reference(got, dstft_reference(x, 10.5, n_fft=32, hop_length=8))
 
 
+@pytest.mark.parametrize("hop", [200, 10**18, 2**70, 1e300])
+def test_a_hop_past_the_signal_gives_its_one_frame(rng, hop):
+    """Hops too large for int64 included: the single frame does not depend on the hop."""
+    x = torch.from_numpy(rng.standard_normal(100)).requires_grad_(True)
+    got = ad.dstft(x, 8.0, n_fft=16, hop_length=hop)
+    assert got.shape == (9, 1)
+    assert_close_to_reference(got, dstft_reference(x.detach(), 8.0, n_fft=16, hop_length=101))
+    got.abs().sum().backward()
+    assert x.grad.shape == (100,) and torch.isfinite(x.grad).all()
+    layer = ad.DSTFT(16, 8.0, hop, win_mode="constant").double()
+    torch.testing.assert_close(layer(x.detach()), got.detach())
+    torch.testing.assert_close(layer.freeze()(x.detach()), got.detach())
+
+
 @pytest.mark.parametrize("hop", [3, 3.0, "tensor"])
 def test_hop_length_types_match_reference(rng, hop):
     x = rng.standard_normal(30)

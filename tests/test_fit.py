@@ -38,8 +38,21 @@ def test_fit_errors(kwargs, error, match):
 def test_grid_search_errors():
     with pytest.raises(ValueError, match="candidates must hold at least one"):
         grid_search(_signal(), [], n_fft=128)
-    with pytest.raises(ValueError, match=r"win_length must satisfy 0 < win_length <= n_fft"):
+    with pytest.raises(
+        ValueError,
+        match=r"candidates must satisfy 0 < candidates <= n_fft \(=128\); got 200.0 \(element 0\)",
+    ):
         grid_search(_signal(), [200.0], n_fft=128)
+    with pytest.raises(ValueError, match=r"candidates must satisfy .*; got nan \(element 1\)"):
+        grid_search(_signal(), [64.0, math.nan], n_fft=128)
+    with pytest.raises(ValueError, match=r"candidates must satisfy .*; got 0.0 \(element 2\)"):
+        grid_search(_signal(), torch.tensor([[16.0, 32.0], [0.0, 64.0]]), n_fft=128)
+    with pytest.raises(TypeError, match=r"candidates must be a real tensor .*; got \['64'\]"):
+        grid_search(_signal(), ["64"], n_fft=128)
+    with pytest.raises(TypeError, match=r"candidates must be .*; got a tensor of dtype torch.bool"):
+        grid_search(_signal(), torch.tensor([True]), n_fft=128)
+    with pytest.raises(TypeError, match=r"candidates must be .*; got \[64j\]"):
+        grid_search(_signal(), [64j], n_fft=128)
     with pytest.raises(ValueError, match="batch_size must satisfy"):
         grid_search(_signal(), [20.0], n_fft=128, batch_size=0)
 
@@ -81,7 +94,7 @@ def test_constant_fit_reaches_the_fine_grid_optimum():
     assert abs(float(result.win_length) - grid.best) <= 2.0
     assert result.final_loss <= result.initial_loss
     assert result.history[result.best_step] == pytest.approx(result.final_loss, rel=1e-9)
-    assert result.steps == len(result.history) and result.seconds_per_step > 0
+    assert result.seconds_per_step == pytest.approx(result.seconds / result.steps)
 
 
 def test_varying_fit_starts_from_the_best_constant_and_improves():
@@ -91,6 +104,29 @@ def test_varying_fit_starts_from_the_best_constant_and_improves():
     assert result.history[0] == pytest.approx(result.init.final_loss, rel=1e-6)
     assert result.final_loss < result.init.final_loss
     assert result.win_length.shape == (1, result.positions.shape[0])
+
+
+@pytest.mark.parametrize("stopped", ["converged", "max_steps"])
+def test_steps_counts_the_gradient_steps(stopped):
+    # A constant window at n_fft is the optimum of a pure tone (the clamp holds it there), so the
+    # objective stops improving at once and the run converges after `patience` steps; the
+    # evaluation that detects it takes no step.
+    x = torch.sin(0.3 * torch.arange(2000.0, dtype=torch.float64))
+    calls = []
+    kwargs = {"patience": 3, "steps": 50} if stopped == "converged" else {"steps": 4}
+    result = fit(
+        x,
+        n_fft=128,
+        hop_length=32,
+        win_length=128.0,
+        callback=lambda step, value, layer: calls.append(step),
+        **kwargs,
+    )
+    assert result.stopped == stopped
+    assert result.steps == len(calls) == (3 if stopped == "converged" else 4)
+    assert calls == list(range(result.steps))
+    assert len(result.history) == result.steps + (stopped == "converged")
+    assert result.seconds_per_step == pytest.approx(result.seconds / result.steps)
 
 
 def test_fit_is_deterministic():

@@ -87,6 +87,45 @@ def test_constructor_value_errors():
         DSTFT(N, 40.0, torch.tensor([16, 16, 16]), hop_mode="time", signal_length=L)
 
 
+WIN_TYPE = r"win_length must be a real number or a real tensor \(or a sequence of real numbers\)"
+HOP_TYPE = r"hop_length must be a real number > 0 or a real tensor \(0-dim, or the T - 1 hops"
+
+
+@pytest.mark.parametrize(
+    ("win_length", "hop_length", "match"),
+    [
+        ("100", 16, WIN_TYPE + r" of window lengths; got '100'"),
+        (True, 16, WIN_TYPE + r".*; got True"),
+        (40j, 16, WIN_TYPE + r".*; got 40j"),
+        (["a", "b"], 16, WIN_TYPE + r".*; got \['a', 'b'\]"),
+        (None, 16, WIN_TYPE + r".*; got None"),
+        (torch.tensor(40.0 + 0j), 16, WIN_TYPE + r".*; got a tensor of dtype torch.complex64"),
+        (torch.tensor([True]), 16, WIN_TYPE + r".*; got a tensor of dtype torch.bool"),
+        (40.0, "16", HOP_TYPE + r" of hop_mode='time'\); got '16'"),
+        (40.0, True, HOP_TYPE + r".*; got True"),
+        (40.0, 16j, HOP_TYPE + r".*; got 16j"),
+        (40.0, [16.0], HOP_TYPE + r".*; got \[16.0\]"),
+        (40.0, torch.tensor(True), HOP_TYPE + r".*; got a tensor of dtype torch.bool"),
+        (40.0, torch.tensor(16j), HOP_TYPE + r".*; got a tensor of dtype torch.complex64"),
+    ],
+)
+def test_constructor_type_errors(win_length, hop_length, match):
+    with pytest.raises(TypeError, match=match):
+        DSTFT(N, win_length, hop_length, signal_length=L)
+
+
+def test_constructor_takes_real_numbers_tensors_and_sequences():
+    for win_length in (40, 40.0, torch.tensor(40), torch.tensor(40.0), [[40.0]]):
+        layer = DSTFT(N, win_length, torch.tensor(16), signal_length=L)
+        assert layer.win_length.dtype == torch.get_default_dtype()
+        assert float(layer.win_length.detach()) == 40.0 and layer.hop_length == 16
+
+
+def test_tiny_hop_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"hop_length must be large enough for at most 2\*\*40"):
+        DSTFT(N, 40.0, 1e-300, signal_length=L)
+
+
 def test_input_errors():
     layer = _layer("time")
     with pytest.raises(ValueError, match=r"x must have signal_length \(=300\) samples.*L=299"):

@@ -6,6 +6,8 @@ Values against numpy cumulative sums and a hand-worked example, gradients throug
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,85 @@ import adastft as ad
 
 def leaf(a, dtype=torch.float64):
     return torch.as_tensor(a, dtype=dtype).clone().requires_grad_(True)
+
+
+# --- n_frames ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("hop", [1, 3, 32, 1.5, 3.375, 7.1, 1000, 1e300])
+@pytest.mark.parametrize("length", [16, 17, 100, 1000])
+def test_n_frames_counts_as_torch_stft(length, hop, center):
+    # reference.n_frames counts the frames with exact rational arithmetic.
+    got = ad.n_frames(length, 16, hop, center=center)
+    assert type(got) is int and got == n_frames(length, 16, hop, center)
+    if float(hop).is_integer() and hop < length:
+        spec = torch.stft(
+            torch.randn(length), 16, int(hop), center=center, return_complex=True,
+            window=torch.ones(16), pad_mode="constant",
+        )  # fmt: skip
+        assert got == spec.shape[-1]
+
+
+def test_n_frames_edge_values():
+    assert ad.n_frames(1, 2, 1) == 2
+    assert ad.n_frames(128, 128, 32, center=False) == 1  # the shortest signal without padding
+    assert ad.n_frames(2**40 - 1, 2, 1) == 2**40  # the most frames allowed
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((1000, 128, 0), {}, ValueError, r"hop_length must satisfy hop_length > 0; got 0$"),
+        ((1000, 128, -2.5), {}, ValueError, r"hop_length must satisfy hop_length > 0; got -2.5"),
+        ((1000, 128, math.nan), {}, ValueError, r"hop_length must satisfy hop_length > 0; got nan"),
+        ((1000, 128, math.inf), {}, ValueError, r"hop_length must satisfy hop_length > 0; got inf"),
+        ((1000, 128, "32"), {}, TypeError, r"hop_length must be a real number .*; got '32'"),
+        ((1000, 128, True), {}, TypeError, r"hop_length must be a real number .*; got True"),
+        ((1000, 128, 32j), {}, TypeError, r"hop_length must be a real number .*; got 32j"),
+        (
+            ("1000", 128, 32),
+            {},
+            TypeError,
+            r"signal_length must be an int \(an int >= 1\); got '1000'",
+        ),
+        ((1000.0, 128, 32), {}, TypeError, r"signal_length must be an int .*; got 1000.0"),
+        ((0, 128, 32), {}, ValueError, r"signal_length must satisfy an int >= 1; got 0"),
+        ((1000, 127, 32), {}, ValueError, r"n_fft must be an even int >= 2; got 127"),
+        ((1000, 0, 32), {}, ValueError, r"n_fft must be an even int >= 2; got 0"),
+        ((1000, 128.0, 32), {}, TypeError, r"n_fft must be an even int >= 2; got 128.0"),
+        ((1000, 128, 32), {"center": 1}, TypeError, r"center must be a bool; got 1"),
+        (
+            (100, 128, 32),
+            {"center": False},
+            ValueError,
+            r"signal_length must be at least n_fft \(=128\) with center=False; got 100",
+        ),
+        (
+            (1000, 128, 1e-300),
+            {},
+            ValueError,
+            r"hop_length must be large enough for at most 2\*\*40 frames \(hop_length > "
+            r"9.09495e-10 for L = 1000\); got 1e-300",
+        ),
+        (
+            (1000, 128, 5e-324),
+            {"center": False},
+            ValueError,
+            r"hop_length must be large enough .* for L - n_fft = 872\); got 5e-324",
+        ),
+        ((2**40, 2, 1), {}, ValueError, r"hop_length must be large enough .*; got 1$"),
+    ],
+)
+def test_n_frames_errors(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ad.n_frames(*args, **kwargs)
+
+
+@pytest.mark.parametrize("hop", [1e-300, 5e-324, 1e-12])
+def test_dstft_tiny_hop_is_a_clear_error(hop):
+    with pytest.raises(ValueError, match=r"hop_length must be large enough .*; got " + str(hop)):
+        ad.dstft(torch.randn(8), 8.0, n_fft=16, hop_length=hop)
 
 
 # --- positions_from_hops ----------------------------------------------------------------

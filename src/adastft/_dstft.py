@@ -436,6 +436,10 @@ def _canonical(
     # evaluated on S <= N samples per frame instead of N.
     many = bl > 1 or tl > 1 or positions is not None
     support = K.support(n, win_max) if fl > 1 or many else None
+    if hop is not None and n_t == 1:
+        # One frame: the hop is never used, but the framing and its adjoint step by it (a hop
+        # past 2**63 overflows unfold, and the overlap-add spans one hop).
+        hop = n
     geom = _geometry(n, n_t, window, normalization, hop, max_working_memory, engine, support)
     return xb, lam, starts, geom, batch_shape
 
@@ -493,8 +497,9 @@ def dstft(
             example. Differentiable.
         n_fft (int, even >= 2): DFT size ``N``; ``F = N // 2 + 1`` bins.
         hop_length (float or 0-dim Tensor > 0, optional): constant hop ``H``, possibly
-            fractional; ``t_n = n H`` (``center=True``) or ``N/2 + n H``. Default ``max(1, N // 4)``.
-            A tensor hop is differentiable (its value is read once to count the frames).
+            fractional; ``t_n = n H`` (``center=True``) or ``N/2 + n H``. Default
+            ``max(1, N // 4)``. A tensor hop is differentiable (its value is read once to count
+            the frames).
         positions (Tensor, optional): real frame centres ``t_n`` in samples of ``x``,
             ``(..., T)``, instead of ``hop_length``. Differentiable.
         window (str or Window): ``"hann"``, ``"blackman"``, ``"gaussian"``, ``"hamming"``, or

@@ -11,7 +11,6 @@ import numbers
 import torch
 from torch import Tensor
 
-
 REAL_DTYPES = (torch.float32, torch.float64)
 
 

@@ -8,6 +8,8 @@ The layer holds the window lengths (and, if asked, the hops) as bounded paramete
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import reprlib
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +28,25 @@ WIN_MODES = ("constant", "time", "frequency", "time-frequency")
 HOP_MODES = ("fixed", "constant", "time", "overlap")
 DEFAULT_WIN_MIN = 2.0  # shorter hann windows see at most one sample
 DEFAULT_HOP_MIN = 1.0
+
+
+def _check_real_type(name: str, value: object, accepted: str, *, sequences: bool = True) -> Tensor:
+    """``value`` as a detached tensor: a real (not bool) number, a real or integer tensor, or,
+    if ``sequences``, anything ``torch.as_tensor`` turns into one (nested lists, arrays)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value))  # (an int past int64 as well)
+    if isinstance(value, Tensor):
+        got, tensor = f"a tensor of dtype {value.dtype}", value.detach()
+    else:
+        got, tensor = reprlib.repr(value), None
+        if sequences:
+            try:
+                tensor = torch.as_tensor(value)
+            except (TypeError, ValueError, RuntimeError):  # str, None, ragged lists...
+                pass
+    if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name} must be {accepted}; got {got}")
+    return tensor
 
 
 class DSTFT(nn.Module):
@@ -143,6 +164,12 @@ class DSTFT(nn.Module):
         channel = () if n_channels is None else (n_channels,)
 
         # Hops: the initial value fixes the number of frames.
+        _check_real_type(
+            "hop_length",
+            hop_length,
+            "a real number > 0 or a real tensor (0-dim, or the T - 1 hops of hop_mode='time')",
+            sequences=False,
+        )
         hops = hop_length.detach() if isinstance(hop_length, Tensor) else None
         if hops is not None and hop_mode == "time" and hops.dim() > 0:
             if not hops.is_floating_point():
@@ -200,7 +227,11 @@ class DSTFT(nn.Module):
         t_dim = self.n_frames if win_mode in ("time", "time-frequency") else 1
         f_dim = n_bins if win_mode in ("frequency", "time-frequency") else 1
         shape = (*channel, f_dim, t_dim)
-        init = torch.as_tensor(win_length).detach()
+        init = _check_real_type(
+            "win_length",
+            win_length,
+            "a real number or a real tensor (or a sequence of real numbers) of window lengths",
+        )
         if not init.is_floating_point():
             init = init.to(torch.get_default_dtype())
         if broadcast_shapes(init.shape, shape) != shape:
@@ -273,12 +304,13 @@ class DSTFT(nn.Module):
         """Hops between consecutive frames ``t_{n+1} - t_n``, ``(n_channels?, T - 1)``."""
         return torch.diff(self.positions, dim=-1)
 
-    def frame_positions(self, length: int | None = None) -> Tensor | None:
+    def frame_positions(self, length: int | None = None, *, exact: bool = False) -> Tensor | None:
         """Frame centres ``t_n`` (samples of ``x``), ``(n_channels?, T)``, or ``None``.
 
         ``None`` stands for the integer grid ``t_n = t_0 + n H`` of a fixed integer hop, which
         the transform reads as a strided view. ``length`` is the input's ``L`` when the layer
-        has no ``signal_length``.
+        has no ``signal_length``. ``exact``: the grid of a fixed fractional hop in float64
+        (:func:`adastft._dstft.grid_positions`), as the transform uses it.
         """
         if self.hop_mode == "fixed" and isinstance(self.hop_length, int):
             return None
@@ -286,7 +318,12 @@ class DSTFT(nn.Module):
         t0 = 0.0 if self.center else self.n_fft / 2
         if self.hop_mode == "fixed":
             return grid_positions(
-                self.hop_length, n_t, n_fft=self.n_fft, center=self.center, like=self.win.init
+                self.hop_length,
+                n_t,
+                n_fft=self.n_fft,
+                center=self.center,
+                like=self.win.init,
+                exact=exact,
             )
         if self.hop_mode == "constant":
             frame = torch.arange(n_t, dtype=self.hop.init.dtype, device=self.hop.init.device)
@@ -361,7 +398,7 @@ class DSTFT(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = check_signal(x)
         length = self._check_input(x)
-        positions = self.frame_positions(length)
+        positions = self.frame_positions(length, exact=True)
         n_t = self.n_frames or n_frames(length, self.n_fft, self.hop_length, center=self.center)
         hop = self.hop_length if positions is None else None
         return _apply(*_layer_canonical(self, x, self.win_length, positions, n_t, hop))
@@ -499,7 +536,7 @@ class FrozenDSTFT(nn.Module):
         positions = self.positions
         if positions is None and not isinstance(self.hop_length, int):  # fractional fixed hop
             positions = grid_positions(
-                self.hop_length, n_t, n_fft=self.n_fft, center=self.center, like=x
+                self.hop_length, n_t, n_fft=self.n_fft, center=self.center, like=x, exact=True
             )
         hop = self.hop_length if positions is None else None
         xp, lam, starts, geom, batch_shape = _layer_canonical(
@@ -518,10 +555,12 @@ class FrozenDSTFT(nn.Module):
 
     def _stft(self, x: Tensor) -> Tensor:
         batch = x.shape[:-1]
+        # Any hop past the padded signal gives its one frame; torch.stft takes an int64.
+        hop = min(self.hop_length, x.shape[-1] + self.n_fft)
         spec = torch.stft(
             x.reshape(-1, x.shape[-1]),
             self.n_fft,
-            self.hop_length,
+            hop,
             window=self.stft_window.to(x.dtype),
             center=self.center,
             pad_mode=self.pad_mode,
@@ -534,11 +573,17 @@ class FrozenDSTFT(nn.Module):
 
 
 def _layer_canonical(module, x: Tensor, lam: Tensor, positions, n_t: int, hop):
-    """:func:`adastft._dstft._canonical` with the options a (frozen) layer holds."""
+    """:func:`adastft._dstft._canonical` with the options a (frozen) layer holds.
+
+    Positions take ``x``'s dtype, except a float64 grid without gradient (an exact grid, which
+    the kernels split into whole samples and fractions before rounding).
+    """
+    if positions is not None and (positions.requires_grad or positions.dtype != torch.float64):
+        positions = positions.to(x.dtype)
     return _canonical(
         x,
         lam.to(x.dtype),
-        None if positions is None else positions.to(x.dtype),
+        positions,
         n_fft=module.n_fft,
         n_frames=n_t,
         hop=hop,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import reprlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,12 +119,10 @@ def grid_search(
 
     x = check_signal(x)
     check_choice("criterion", criterion, CRITERIA)
-    candidates = torch.as_tensor(candidates, dtype=x.dtype, device=x.device).flatten()
-    if candidates.numel() == 0:
-        raise ValueError("candidates must hold at least one window length; got none")
+    n = check_n_fft(n_fft)
+    candidates = _check_candidates(candidates, n, x)
     loss_of = _criterion(criterion, alpha)
     power = _power(criterion, power)
-    n = check_n_fft(n_fft)
     if batch_size is None:
         frames = x[..., 0].numel() * (n // 2 + 1) * (1 + x.shape[-1] // max(1, n // 4))
         batch_size = max(1, (64 * 2**20) // (16 * frames))
@@ -147,6 +146,36 @@ def grid_search(
     )
 
 
+def _check_candidates(candidates: object, n: int, x: Tensor) -> Tensor:
+    """``candidates``: real window lengths ``0 < lam <= n`` in x's dtype and on its device,
+    flattened to ``(K,)``, ``K >= 1``."""
+    try:
+        lam = torch.as_tensor(candidates)
+    except (TypeError, ValueError, RuntimeError):  # str, None, ragged lists...
+        lam = None
+    if lam is None or lam.dtype == torch.bool or lam.is_complex():
+        got = (
+            f"a tensor of dtype {candidates.dtype}"
+            if isinstance(candidates, Tensor)
+            else reprlib.repr(candidates)
+        )
+        raise TypeError(
+            f"candidates must be a real tensor or a sequence of real numbers (window lengths); "
+            f"got {got}"
+        )
+    lam = lam.detach().to(device=x.device, dtype=x.dtype).flatten()
+    if lam.numel() == 0:
+        raise ValueError("candidates must hold at least one window length; got none")
+    bad = ~((lam > 0) & (lam <= n))  # also NaN
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"candidates must satisfy 0 < candidates <= n_fft (={n}); got {lam[i].item()!r} "
+            f"(element {i})"
+        )
+    return lam
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` found. The tensors are detached, at the best parameters seen.
@@ -158,11 +187,15 @@ class FitResult:
         initial_loss, final_loss (float): the objective at the start and at the best step.
         criterion (float): the criterion alone (no penalties) at the best step, as minimised:
             the entropy, or the negative mean frame kurtosis for ``"kurtosis"``.
-        history (list of float): the objective at every step.
-        steps (int): gradient steps taken; ``best_step`` the one with the lowest objective.
+        history (list of float): the objective at every evaluation: before each of the
+            ``steps`` gradient steps, and at the evaluation that stopped the descent
+            (``"converged"``); ``history[0]`` is the initial objective.
+        steps (int): gradient steps taken (optimiser updates, callbacks run); ``best_step``
+            the index in ``history`` of the lowest objective.
         stopped (str): ``"converged"``, ``"max_steps"``, ``"interrupted"`` (Ctrl-C) or
             ``"non-finite"`` (the objective became NaN or infinite).
-        seconds (float): wall time of the descent; ``seconds_per_step`` per forward+backward.
+        seconds (float): wall time of the descent; ``seconds_per_step`` that time divided by
+            ``steps`` (a forward, a backward and an update).
         init (FitResult or GridResult, optional): the stage the start was taken from.
 
     Example:
@@ -357,7 +390,8 @@ def fit(
     torch.manual_seed(seed)
     params = [p for p in layer.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=lr) if params else None
-    history: list[float] = []
+    history: list[float] = []  # J at every evaluation: the steps taken, and the one that stopped
+    taken = 0  # gradient steps taken
     best_value, best_step, best_state = math.inf, 0, copy.deepcopy(layer.state_dict())
     stopped = "max_steps"
     bar = _progress(steps, progress)
@@ -379,6 +413,7 @@ def fit(
                 break
             value.backward()
             optimiser.step()
+            taken += 1
             if callback is not None:
                 callback(step, current, layer)
             if bar is not None:
@@ -404,11 +439,11 @@ def fit(
         final_loss=float(value),
         criterion=float(criterion_value),
         history=history,
-        steps=len(history),
+        steps=taken,
         best_step=best_step,
         stopped=stopped,
         seconds=seconds,
-        seconds_per_step=seconds / max(1, len(history)),
+        seconds_per_step=seconds / max(1, taken),
         init=init,
     )
 

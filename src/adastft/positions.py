@@ -9,21 +9,52 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._validation import check_real_tensor, check_scalar
+from ._validation import check_n_fft, check_real_tensor, check_scalar
 
 __all__ = ["n_frames", "positions_from_hops", "fixed_overlap_positions"]
 
+MAX_FRAMES = 2**40  # more frames than any memory holds: a hop this small is a mistake
+
 
 def n_frames(signal_length: int, n_fft: int, hop_length: float, *, center: bool = True) -> int:
-    """Number of frames of the constant-hop grid, as ``torch.stft`` counts them.
+    """Number of frames ``T`` of the constant-hop grid, as ``torch.stft`` counts them.
 
-    ``T = 1 + L // H`` with ``center=True``, ``T = 1 + (L - N) // H`` otherwise.
+    ``T = 1 + L // H`` with ``center=True``, ``T = 1 + (L - N) // H`` otherwise (frame ``n``
+    is centred at ``t_n = n H``, or ``N/2 + n H``).
+
+    Args:
+        signal_length (int >= 1): ``L``, samples of the signal; ``>= n_fft`` with
+            ``center=False``.
+        n_fft (int, even >= 2): DFT size ``N``.
+        hop_length (float > 0): hop ``H`` in samples (fractional allowed); ``T`` must not
+            exceed ``MAX_FRAMES`` (``2**40``).
+        center (bool): frames centred on ``t_0 = 0`` (the signal padded by ``N/2``).
+
+    Shape:
+        ``L -> T``: ``T = 1 + L // H`` (``center=True``) or ``1 + (L - N) // H``.
 
     Example:
         >>> n_frames(16000, 1024, 256)
         63
+        >>> n_frames(16000, 1024, 256, center=False), n_frames(1000, 128, 2.5)
+        (59, 401)
     """
-    span = signal_length if center else signal_length - n_fft
+    check_scalar("signal_length", signal_length, low=1, integer=True, rule="an int >= 1")
+    n = check_n_fft(n_fft)
+    check_scalar("hop_length", hop_length, low=0.0, low_open=True, rule="hop_length > 0")
+    if not isinstance(center, bool):
+        raise TypeError(f"center must be a bool; got {center!r}")
+    span = signal_length - (0 if center else n)
+    if span < 0:
+        raise ValueError(
+            f"signal_length must be at least n_fft (={n}) with center=False; got {signal_length}"
+        )
+    if span >= MAX_FRAMES * hop_length:  # T <= 2**40; also keeps span // H finite for int()
+        raise ValueError(
+            f"hop_length must be large enough for at most 2**40 frames (hop_length > "
+            f"{span / MAX_FRAMES:.6g} for {'L' if center else 'L - n_fft'} = {span}); "
+            f"got {hop_length!r}"
+        )
     return 1 + int(span // hop_length)
 
 
