@@ -131,8 +131,13 @@ def test_transform_arguments_are_checked_as_by_dstft():
         idstft(S0, 17.0, **CALL)
     with pytest.raises(ValueError, match=r"n_fft must be an even int >= 2; got 15"):
         idstft(S0, 8.0, n_fft=15, length=LENGTH)
-    with pytest.raises(TypeError, match=r"win_length must have the dtype"):
+    # idstft has no x: the rule names S.
+    real_of_s = r"must have the real dtype of S \(torch.float64 for torch.complex128\)"
+    with pytest.raises(TypeError, match=rf"win_length {real_of_s}; got dtype torch.float32"):
         idstft(S0, torch.full((1, 1), 8.0), **CALL)  # float32 lengths for a complex128 S
+    positions = torch.arange(S0.shape[-1], dtype=torch.float32) * 4
+    with pytest.raises(TypeError, match=rf"positions {real_of_s}; got dtype torch.float32"):
+        idstft(S0, 8.0, n_fft=N_FFT, length=LENGTH, positions=positions)
 
 
 # --- exact reconstruction -------------------------------------------------------------------

@@ -354,6 +354,13 @@ def idstft(
     if not center and length < n:
         raise ValueError(f"length must be at least n_fft (={n}) with center=False; got {length}")
     real = torch.float32 if S.dtype == torch.complex64 else torch.float64
+    for name, value in (("win_length", win_length), ("positions", positions)):
+        # Checked here, not by the transform's checks, which would name its signal x.
+        if isinstance(value, Tensor) and value.is_floating_point() and value.dtype != real:
+            raise TypeError(
+                f"{name} must have the real dtype of S ({real} for {S.dtype}); "
+                f"got dtype {value.dtype}"
+            )
     tol = DEFAULT_TOL[real] if tol is None else tol
     max_iter = DEFAULT_MAX_ITER if max_iter is None else max_iter
     check_scalar("tol", tol, low=0.0, low_open=True, rule="tol > 0")
