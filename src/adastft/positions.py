@@ -61,6 +61,9 @@ def n_frames(signal_length: int, n_fft: int, hop_length: float, *, center: bool 
 def positions_from_hops(hops: Tensor, *, start: float | Tensor = 0.0) -> Tensor:
     """Frame centres from time-varying hops: ``t_0 = start``, ``t_n = start + sum_{j<n} h_j``.
 
+    The values are not checked (that would synchronise with the host in every training step);
+    :func:`adastft.dstft` rejects positions that are not finite.
+
     Args:
         hops (Tensor): real hops ``h_j`` (samples), shape ``(..., T-1)``.
         start (float or Tensor): the first centre ``t_0`` (broadcast against ``(..., 1)``).
@@ -92,6 +95,9 @@ def fixed_overlap_positions(
     The number of frames ``T`` is that of ``win_length`` and never changes; frames pushed past
     the signal are reported by ``mask`` instead: ``mask[n]`` is True where the support
     ``(t_n - lam_n / 2, t_n + lam_n / 2)`` meets the signal ``[0, signal_length - 1]``.
+
+    The values of ``win_length`` are not checked here (a host synchronisation per training
+    step); :func:`adastft.dstft` checks them.
 
     Args:
         win_length (Tensor, > 0): per-frame window lengths ``lam_n``, shape ``(..., T)``.
