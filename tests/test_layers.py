@@ -445,6 +445,21 @@ class _TinyModel(torch.nn.Module):
 
 
 @pytest.mark.compile
+@pytest.mark.parametrize("frozen", [False, True])
+def test_layer_without_signal_length_compiles_for_symbolic_input_lengths(frozen):
+    """The frame count follows the input's length, symbolic under dynamic=True: the layer's
+    own code (the frame count) must trace with it in one graph. (A fractional hop's count,
+    floor(L / H) of a symbolic L, is not traceable by dynamo in torch 2.13: README.)"""
+    torch._dynamo.reset()
+    layer = DSTFT(N, 40.0, 16)
+    layer = layer.freeze() if frozen else layer
+    compiled = torch.compile(layer, fullgraph=True, dynamic=True, backend="aot_eager")
+    for length in (300, 417, 512):
+        x = torch.randn(2, length)
+        torch.testing.assert_close(compiled(x), layer(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.compile
 @pytest.mark.filterwarnings("ignore:Torchinductor does not support code generation for complex")
 @pytest.mark.parametrize(
     ("win_mode", "hop_mode", "engine", "backend"),

@@ -19,7 +19,7 @@ from ._dstft import ENGINES, PAD_MODES, _apply, _canonical, grid_positions
 from ._inverse import idstft
 from ._validation import broadcast_shapes, check_choice, check_n_fft, check_scalar, check_signal
 from .bounded import Bounded
-from .positions import n_frames, positions_from_hops
+from .positions import frame_count, n_frames, positions_from_hops
 from .windows import NORMALIZATIONS, get_window
 
 __all__ = ["DSTFT", "FrozenDSTFT", "WIN_MODES", "HOP_MODES"]
@@ -314,7 +314,7 @@ class DSTFT(nn.Module):
         """
         if self.hop_mode == "fixed" and isinstance(self.hop_length, int):
             return None
-        n_t = self.n_frames or n_frames(length, self.n_fft, self.hop_length, center=self.center)
+        n_t = self.n_frames or frame_count(length, self.n_fft, self.hop_length, self.center)
         t0 = 0.0 if self.center else self.n_fft / 2
         if self.hop_mode == "fixed":
             return grid_positions(
@@ -399,7 +399,7 @@ class DSTFT(nn.Module):
         x = check_signal(x)
         length = self._check_input(x)
         positions = self.frame_positions(length, exact=True)
-        n_t = self.n_frames or n_frames(length, self.n_fft, self.hop_length, center=self.center)
+        n_t = self.n_frames or frame_count(length, self.n_fft, self.hop_length, self.center)
         hop = self.hop_length if positions is None else None
         return _apply(*_layer_canonical(self, x, self.win_length, positions, n_t, hop))
 
@@ -532,7 +532,7 @@ class FrozenDSTFT(nn.Module):
         if self.mode == "stft":
             return self._stft(x)
         length = x.shape[-1]
-        n_t = self.n_frames or n_frames(length, self.n_fft, self.hop_length, center=self.center)
+        n_t = self.n_frames or frame_count(length, self.n_fft, self.hop_length, self.center)
         positions = self.positions
         if positions is None and not isinstance(self.hop_length, int):  # fractional fixed hop
             positions = grid_positions(

@@ -55,6 +55,14 @@ def n_frames(signal_length: int, n_fft: int, hop_length: float, *, center: bool 
             f"{span / MAX_FRAMES:.6g} for {'L' if center else 'L - n_fft'} = {span}); "
             f"got {hop_length!r}"
         )
+    return frame_count(signal_length, n, hop_length, center)
+
+
+def frame_count(signal_length: int, n_fft: int, hop_length: float, center: bool) -> int:
+    """:func:`n_frames` without its checks: for callers whose arguments are checked already,
+    and which may run under ``torch.compile`` with a symbolic ``signal_length`` (the checks
+    would break the graph)."""
+    span = signal_length if center else signal_length - n_fft
     return 1 + int(span // hop_length)
 
 
