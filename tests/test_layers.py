@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import pickle
 
 import pytest
@@ -58,6 +59,12 @@ def _perturb(layer: torch.nn.Module, scale: float = 0.2) -> None:
         ({"hop_mode": "constant", "hop_max": 0.5, "hop_min": 1.0}, ValueError, "hop_max must"),
         ({"n_channels": 0}, ValueError, "n_channels must satisfy an int >= 1; got 0"),
         ({"center": 1}, TypeError, "center must be a bool"),
+        ({"learn_win": "no"}, TypeError, "learn_win must be a bool; got 'no'"),
+        ({"learn_hop": 1}, TypeError, "learn_hop must be a bool; got 1"),
+        ({"win_min": "2"}, TypeError, r"win_min must be a real number .*; got '2'"),
+        ({"win_max": "64"}, TypeError, r"win_max must be a real number .*; got '64'"),
+        ({"hop_mode": "constant", "hop_min": "1"}, TypeError, r"hop_min must be a real .*'1'"),
+        ({"hop_mode": "constant", "hop_max": "64"}, TypeError, r"hop_max must be a real .*'64'"),
         ({"engine": "fast"}, ValueError, "engine must be one of"),
         ({"center": False, "signal_length": 10}, ValueError, r"at least n_fft \(=64\)"),
         (
@@ -85,6 +92,21 @@ def test_constructor_value_errors():
         DSTFT(63, 40.0, 16)
     with pytest.raises(TypeError, match="hop_length must be a real tensor; got dtype torch.int64"):
         DSTFT(N, 40.0, torch.tensor([16, 16, 16]), hop_mode="time", signal_length=L)
+
+
+@pytest.mark.parametrize(
+    ("hops", "n_channels", "match"),
+    [
+        (torch.tensor([10.0, -1.0, 5.0]), None, r"hop_length must be > 0 and finite; got -1.0"),
+        (torch.tensor([10.0, math.nan]), None, r"hop_length must be > 0 and finite; got nan"),
+        (torch.ones(2, 3), None, r"shape \(T - 1,\) with T - 1 >= 1 hops; got shape \(2, 3\)"),
+        (torch.ones(0), None, r"shape \(T - 1,\) with T - 1 >= 1 hops; got shape \(0,\)"),
+        (torch.ones(3, 5), 2, r"\(T - 1,\) or \(n_channels, T - 1\).*got shape \(3, 5\)"),
+    ],
+)
+def test_time_varying_hops_are_checked(hops, n_channels, match):
+    with pytest.raises(ValueError, match=match):
+        DSTFT(N, 40.0, hops, hop_mode="time", signal_length=L, n_channels=n_channels)
 
 
 WIN_TYPE = r"win_length must be a real number or a real tensor \(or a sequence of real numbers\)"
@@ -287,6 +309,50 @@ def test_bounds_are_reached_exactly_and_left_again(sign):
     assert bounded().item() != bound and 16.0 <= bounded().item() <= 256.0
 
 
+@pytest.mark.parametrize(("log_ratio", "bound"), [(400.0, 256.0), (-120.0, 16.0), (1e6, 256.0)])
+def test_gradient_far_past_a_bound_is_the_bound_s_or_zero(log_ratio, bound):
+    """A huge step leaves log_ratio where exp overflows (inf) or underflows (0): the value is
+    the bound, the outward gradient 0 (not NaN), the inward one grad * bound (not inf, not 0)."""
+    bounded = Bounded(torch.tensor([100.0]), low=16.0, high=256.0)
+    with torch.no_grad():
+        bounded.log_ratio.fill_(log_ratio)
+    assert bounded().item() == bound
+    outward = 1.0 if bound == 16.0 else -1.0  # d loss / d lam whose descent leaves the bounds
+    for sign, expected in ((outward, 0.0), (-outward, -outward * bound)):
+        bounded.log_ratio.grad = None
+        (sign * bounded()).sum().backward()
+        assert bounded.log_ratio.grad.item() == expected
+
+
+def test_huge_steps_keep_the_layer_finite_and_in_its_bounds():
+    layer = DSTFT(N, 40.0, 16, signal_length=L)
+    opt = torch.optim.SGD(layer.parameters(), lr=10.0)
+    x = torch.randn(L)
+    for _ in range(3):  # each step pushes log_ratio by about 10 * 64 past the upper bound
+        opt.zero_grad()
+        (-layer.win_length.sum()).backward()
+        opt.step()
+    assert layer.win_length.item() == layer.win_max
+    assert torch.isfinite(layer.win.log_ratio).all() and torch.isfinite(layer(x)).all()
+
+
+def test_gradient_inside_the_bounds_is_that_of_the_exponential():
+    init = torch.tensor([20.0, 100.0, 250.0], dtype=torch.float64)
+    bounded = Bounded(init, low=16.0, high=256.0)
+
+    def value(log_ratio):  # the bounded value as a function of its parameter
+        with torch.no_grad():
+            bounded.log_ratio.copy_(log_ratio)
+        return bounded()
+
+    r = torch.tensor([0.1, -0.5, 0.02], dtype=torch.float64)
+    (grad,) = torch.autograd.grad(value(r).sum(), bounded.log_ratio)
+    torch.testing.assert_close(grad, init * torch.exp(r), rtol=1e-15, atol=0)
+    h = 1e-6  # and against central differences
+    diff = (value(r + h) - value(r - h)).detach() / (2 * h)
+    torch.testing.assert_close(grad, diff, rtol=1e-8, atol=0)
+
+
 def test_learning_never_leaves_bounds_and_keeps_shape():
     layer = DSTFT(N, 60.0, 16, win_mode="time", hop_mode="time", signal_length=L)
     opt = torch.optim.Adam(layer.parameters(), lr=0.5)
@@ -375,6 +441,55 @@ def test_freeze_modes():
     assert _layer("time").freeze().mode == "fft"
     assert _layer("frequency").freeze().mode == "direct"
     assert DSTFT(N, 40.0, 12.5).freeze().mode == "direct"  # no signal_length: T follows L
+
+
+@pytest.mark.parametrize(("win_mode", "hop_mode"), [("constant", "constant"), ("time", "time")])
+@pytest.mark.parametrize("hop", [64.0, 17.0, 1.0, 20.0])
+def test_freeze_keeps_the_frame_count_of_a_learnt_integer_hop(win_mode, hop_mode, hop):
+    """A learnt hop that lands on an integer (a bound, or by chance) makes an integer grid of
+    other frame count than the layer's T: the frozen layer keeps T (frames past the signal
+    included), as the layer does."""
+    layer = _layer(win_mode, hop_mode)
+    with torch.no_grad():
+        layer.hop.reset(hop)
+    frozen = layer.freeze()
+    x = torch.randn(2, L, dtype=torch.float64)
+    assert frozen(x).shape == layer(x).shape == (2, F, layer.n_frames)
+    torch.testing.assert_close(frozen(x), layer(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("win_mode", ["constant", "time"])
+def test_freeze_and_inverse_of_a_fractional_hop_in_float32_are_exact(win_mode):
+    """Like the layer's forward, the frozen layer and the inverse place a fractional fixed
+    hop's grid in float64 (in float32, t_n near 16000 is off by 1e-3 samples)."""
+    length = 16000
+    layer = DSTFT(512, 300.0, 100.3, win_mode=win_mode, signal_length=length)
+    x = torch.randn(length)
+    spec = layer(x).detach()
+    exact = ad.dstft(x.double(), layer.win_length.detach().double(), n_fft=512, hop_length=100.3)
+    scale = exact.abs().max()
+    assert (spec.to(torch.complex128) - exact).abs().max() < 1e-6 * scale
+    assert (layer.freeze()(x).to(torch.complex128) - exact).abs().max() < 1e-6 * scale
+    assert (layer.inverse(spec) - x).abs().max() < 1e-5 * x.abs().max()
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (torch.randn(L), ValueError, r"n_channels=2, L\); got \(300,\)"),
+        (torch.randn(2, 1000), ValueError, r"x must have signal_length \(=300\).*L=1000"),
+        (torch.randn(5, L), ValueError, r"n_channels=2, L\); got \(5, 300\)"),
+        (torch.ones(2, L, dtype=torch.int64), TypeError, r"x must be a real floating-point"),
+        (torch.zeros(0, 2, L), ValueError, r"x must have shape \(\.\.\., L\)"),
+    ],
+    ids=["no channel dim", "another length", "other channel count", "integer", "empty batch"],
+)
+@pytest.mark.parametrize(("win_mode", "hop"), [("constant", 16), ("time", 16), ("frequency", 16)])
+def test_frozen_layer_checks_its_input_as_the_layer(win_mode, hop, x, error, match):
+    layer = DSTFT(N, 40.0, hop, win_mode=win_mode, signal_length=L, n_channels=2)
+    for module in (layer, layer.freeze()):
+        with pytest.raises(error, match=match):
+            module(x)
 
 
 def test_freeze_stft_mode_calls_torch_stft(monkeypatch):

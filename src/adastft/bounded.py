@@ -15,9 +15,12 @@ Why this form:
   layer equals ``torch.stft`` where it is defined).
 - **Bounds reached exactly.** A sigmoid-type map (the authors' choice) only approaches its bounds;
   ``win_length = n_fft`` — the classical STFT's window — could never be represented. The clamp
-  returns ``low`` and ``high`` exactly. Its gradient is the identity's inside the bounds; at a
-  bound it is passed only when a descent step moves the value back inside (projected gradient),
-  so the optimiser can never push a value out, and a value sitting on a bound can still leave it.
+  returns ``low`` and ``high`` exactly. The gradient ``d lam / d log_ratio`` is ``lam`` inside
+  the bounds; at a bound it is ``lam`` (the bound) where a descent step moves the value back
+  inside, and 0 where it would push it out (projected gradient): the optimiser can never push a
+  value out, and a value on a bound can still leave it. It is taken at the clamped value, not
+  at ``init * exp(log_ratio)``, so that a step far past a bound (where ``exp`` overflows to
+  infinity or underflows to 0) never gives an infinite, NaN or vanishing gradient.
 """
 
 from __future__ import annotations
@@ -28,20 +31,23 @@ from torch import Tensor, nn
 __all__ = ["Bounded"]
 
 
-class _ClampInward(torch.autograd.Function):
-    """``clamp(value, low, high)`` whose gradient is blocked only where it points outward."""
+class _ClampedExp(torch.autograd.Function):
+    """``lam = clamp(init * exp(log_ratio), low, high)``, with ``d lam / d log_ratio = lam``
+    (the clamped value) where a descent step keeps ``lam`` in ``[low, high]``, else 0."""
 
     @staticmethod
-    def forward(ctx, value: Tensor, low: Tensor, high: Tensor) -> Tensor:
-        ctx.save_for_backward(value, low, high)
-        return torch.minimum(torch.maximum(value, low), high)
+    def forward(ctx, log_ratio: Tensor, init: Tensor, low: Tensor, high: Tensor) -> Tensor:
+        value = init * torch.exp(log_ratio)
+        lam = torch.minimum(torch.maximum(value, low), high)
+        ctx.save_for_backward(value, lam, low, high)
+        return lam
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        value, low, high = ctx.saved_tensors
+        value, lam, low, high = ctx.saved_tensors
         # A descent step moves the value by -grad: block it where that leaves [low, high].
         outward = ((value >= high) & (grad < 0)) | ((value <= low) & (grad > 0))
-        return torch.where(outward, torch.zeros_like(grad), grad), None, None
+        return torch.where(outward, torch.zeros_like(grad), grad * lam), None, None, None
 
 
 class Bounded(nn.Module):
@@ -61,7 +67,7 @@ class Bounded(nn.Module):
     Example:
         >>> b = Bounded(torch.tensor([[512.0]]), low=16.0, high=512.0)
         >>> b()
-        tensor([[512.]], grad_fn=<_ClampInwardBackward>)
+        tensor([[512.]], grad_fn=<_ClampedExpBackward>)
         >>> (-b()).sum().backward()  # descent would raise lam past 512: blocked
         >>> b.log_ratio.grad
         tensor([[0.]])
@@ -106,7 +112,7 @@ class Bounded(nn.Module):
         return isinstance(self.log_ratio, nn.Parameter)
 
     def forward(self) -> Tensor:
-        return _ClampInward.apply(self.init * torch.exp(self.log_ratio), self.low, self.high)
+        return _ClampedExp.apply(self.log_ratio, self.init, self.low, self.high)
 
     @torch.no_grad()
     def reset(self, value: float | Tensor) -> None:

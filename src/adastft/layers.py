@@ -156,6 +156,9 @@ class DSTFT(nn.Module):
             raise TypeError(f"center must be a bool; got {center!r}")
         if n_channels is not None:
             check_scalar("n_channels", n_channels, low=1, integer=True, rule="an int >= 1")
+        for name, flag in (("learn_win", learn_win), ("learn_hop", learn_hop)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be a bool; got {flag!r}")
         self.n_fft, self.win_mode, self.hop_mode = n, win_mode, hop_mode
         self.window = get_window(window)
         self.normalization, self.center, self.pad_mode = normalization, center, pad_mode
@@ -174,6 +177,20 @@ class DSTFT(nn.Module):
         if hops is not None and hop_mode == "time" and hops.dim() > 0:
             if not hops.is_floating_point():
                 raise TypeError(f"hop_length must be a real tensor; got dtype {hops.dtype}")
+            shared = hops.dim() == 1 or (channel and hops.dim() == 2 and hops.shape[0] == 1)
+            per_channel = bool(channel) and hops.shape[:-1] == channel
+            if not (shared or per_channel) or hops.shape[-1] == 0:
+                shape = "(T - 1,) or (n_channels, T - 1)" if channel else "(T - 1,)"
+                raise ValueError(
+                    f"hop_length of hop_mode='time' must have shape {shape} with T - 1 >= 1 "
+                    f"hops; got shape {tuple(hops.shape)}"
+                )
+            bad = ~(torch.isfinite(hops) & (hops > 0))
+            if bool(bad.any()):
+                raise ValueError(
+                    f"hop_length must be > 0 and finite; got {hops[bad].flatten()[0].item()!r} "
+                    f"(first offending hop)"
+                )
             self.n_frames = hops.shape[-1] + 1
             hop_ref = float(hops.mean())
         else:
@@ -203,19 +220,17 @@ class DSTFT(nn.Module):
             self.hop_length = (
                 int(hop_ref) if float(hop_ref).is_integer() and hops is None else hop_ref
             )
-        self.win_max = float(n if win_max is None else win_max)
-        check_scalar(
+        self.win_max = check_scalar(
             "win_max",
-            self.win_max,
+            n if win_max is None else win_max,
             low=0.0,
             high=n,
             low_open=True,
             rule=f"0 < win_max <= n_fft (={n})",
         )
-        self.win_min = float(min(DEFAULT_WIN_MIN, self.win_max) if win_min is None else win_min)
-        check_scalar(
+        self.win_min = check_scalar(
             "win_min",
-            self.win_min,
+            min(DEFAULT_WIN_MIN, self.win_max) if win_min is None else win_min,
             low=0.0,
             high=self.win_max,
             low_open=True,
@@ -267,29 +282,18 @@ class DSTFT(nn.Module):
             hop_shape = (*channel, 1 if hop_mode == "constant" else self.n_frames - 1)
             hop_init = hops if hops is not None and hops.dim() > 0 else torch.tensor(hop_ref)
             hop_init = hop_init.to(init.dtype).expand(hop_shape)
-            low = float(min(DEFAULT_HOP_MIN, hop_init.min()) if hop_min is None else hop_min)
-            high = float(max(n, hop_init.max()) if hop_max is None else hop_max)
-            check_scalar("hop_min", low, low=0.0, low_open=True, rule="hop_min > 0")
-            check_scalar("hop_max", high, low=low, rule=f"hop_max >= hop_min (={low:g})")
+            low = float(min(DEFAULT_HOP_MIN, hop_init.min())) if hop_min is None else hop_min
+            high = float(max(n, hop_init.max())) if hop_max is None else hop_max
+            low = check_scalar("hop_min", low, low=0.0, low_open=True, rule="hop_min > 0")
+            high = check_scalar("hop_max", high, low=low, rule=f"hop_max >= hop_min (={low:g})")
             self.hop = Bounded(hop_init, low=low, high=high, learnable=learn_hop, name="hop_length")
 
     def _check_signal_length(self, signal_length: int | None) -> int | None:
         if signal_length is None:
             return None
         check_scalar("signal_length", signal_length, low=1, integer=True, rule="an int >= 1")
-        self._check_length("signal_length", int(signal_length))
+        _check_length(self, "signal_length", int(signal_length))
         return int(signal_length)
-
-    def _check_length(self, name: str, length: int) -> None:
-        n = self.n_fft
-        if self.center and self.pad_mode == "reflect" and length <= n // 2:
-            raise ValueError(
-                f"{name} must exceed n_fft // 2 (={n // 2}) for pad_mode='reflect'; got {length}"
-            )
-        if not self.center and length < n:
-            raise ValueError(
-                f"{name} must be at least n_fft (={n}) with center=False; got {length}"
-            )
 
     # ---------------------------------------------------------------------------------------
     # What the parameters mean.
@@ -381,23 +385,8 @@ class DSTFT(nn.Module):
 
     # ---------------------------------------------------------------------------------------
 
-    def _check_input(self, x: Tensor) -> int:
-        length = x.shape[-1]
-        if self.signal_length is not None and length != self.signal_length:
-            raise ValueError(
-                f"x must have signal_length (={self.signal_length}) samples, the length the "
-                f"layer was built for; got L={length}"
-            )
-        self._check_length("x length", length)
-        if self.n_channels is not None and (x.dim() < 2 or x.shape[-2] != self.n_channels):
-            raise ValueError(
-                f"x must have shape (..., n_channels={self.n_channels}, L); got {tuple(x.shape)}"
-            )
-        return length
-
     def forward(self, x: Tensor) -> Tensor:
-        x = check_signal(x)
-        length = self._check_input(x)
+        length = _check_input(self, x)
         positions = self.frame_positions(length, exact=True)
         n_t = self.n_frames or frame_count(length, self.n_fft, self.hop_length, self.center)
         hop = self.hop_length if positions is None else None
@@ -425,14 +414,18 @@ class DSTFT(nn.Module):
         length = self.signal_length if length is None else length
         if length is None:
             raise ValueError("inverse needs length (the layer has no signal_length); got None")
-        positions = self.frame_positions(length)
         dtype = spec.real.dtype if spec.is_complex() else spec.dtype
+        hop_length = positions = None
+        if self.hop_mode == "fixed":  # idstft places the grid (exactly, for a fractional hop)
+            hop_length = self.hop_length
+        else:
+            positions = self.frame_positions(length).to(dtype)
         return idstft(
             spec,
             self.win_length.to(dtype),
             n_fft=self.n_fft,
-            hop_length=self.hop_length if positions is None else None,
-            positions=None if positions is None else positions.to(dtype),
+            hop_length=hop_length,
+            positions=positions,
             length=length,
             window=self.window,
             center=self.center,
@@ -515,11 +508,11 @@ class FrozenDSTFT(nn.Module):
         elif lam.shape[-2] == 1 and self.n_frames is not None:
             self.mode = "fft"
             if positions is None and not integer_grid:
-                positions = layer.frame_positions()
+                positions = layer.frame_positions(exact=True)  # a fixed fractional hop's grid
             starts = (
                 None if positions is None else positions - (0.0 if self.center else self.n_fft / 2)
             )
-            delta = None if starts is None else torch.ceil(starts) - starts
+            delta = None if starts is None else (torch.ceil(starts) - starts).to(lam.dtype)
             u = K._offsets(self.n_fft, lam.dtype, lam.device)
             if delta is not None:
                 u = delta[..., None] + u
@@ -529,9 +522,9 @@ class FrozenDSTFT(nn.Module):
         self.register_buffer("positions", positions)
 
     def forward(self, x: Tensor) -> Tensor:
+        length = _check_input(self, x)
         if self.mode == "stft":
             return self._stft(x)
-        length = x.shape[-1]
         n_t = self.n_frames or frame_count(length, self.n_fft, self.hop_length, self.center)
         positions = self.positions
         if positions is None and not isinstance(self.hop_length, int):  # fractional fixed hop
@@ -572,6 +565,35 @@ class FrozenDSTFT(nn.Module):
         return f"n_fft={self.n_fft}, mode={self.mode!r}, hop_length={self.hop_length}"
 
 
+def _check_length(layer, name: str, length: int) -> None:
+    """A signal length the (frozen) layer's padding can take."""
+    n = layer.n_fft
+    if layer.center and layer.pad_mode == "reflect" and length <= n // 2:
+        raise ValueError(
+            f"{name} must exceed n_fft // 2 (={n // 2}) for pad_mode='reflect'; got {length}"
+        )
+    if not layer.center and length < n:
+        raise ValueError(f"{name} must be at least n_fft (={n}) with center=False; got {length}")
+
+
+def _check_input(layer, x: object) -> int:
+    """The input of a (frozen) layer: a real signal of the layer's length and channels.
+    Returns ``L``."""
+    x = check_signal(x)
+    length = x.shape[-1]
+    if layer.signal_length is not None and length != layer.signal_length:
+        raise ValueError(
+            f"x must have signal_length (={layer.signal_length}) samples, the length the "
+            f"layer was built for; got L={length}"
+        )
+    _check_length(layer, "x length", length)
+    if layer.n_channels is not None and (x.dim() < 2 or x.shape[-2] != layer.n_channels):
+        raise ValueError(
+            f"x must have shape (..., n_channels={layer.n_channels}, L); got {tuple(x.shape)}"
+        )
+    return length
+
+
 def _layer_canonical(module, x: Tensor, lam: Tensor, positions, n_t: int, hop):
     """:func:`adastft._dstft._canonical` with the options a (frozen) layer holds.
 
@@ -597,11 +619,15 @@ def _layer_canonical(module, x: Tensor, lam: Tensor, positions, n_t: int, hop):
 
 
 def _integer_hop(positions: Tensor, layer: DSTFT) -> int | None:
-    """The hop ``H`` if ``positions`` is the grid ``t_0 + n H`` with an integer ``H``."""
+    """The hop ``H`` if ``positions`` is the grid ``t_0 + n H`` with an integer ``H`` whose frame
+    count on the layer's signal is the layer's ``T`` (a learnt hop may have changed it: frames
+    past the signal are kept, and ``torch.stft`` would drop them)."""
     t0 = 0.0 if layer.center else layer.n_fft / 2
     n_t = positions.shape[-1]
     step = float(positions.reshape(-1, n_t)[0, 1] - t0) if n_t > 1 else None
     if step is None or not step.is_integer() or step < 1:
+        return None
+    if frame_count(layer.signal_length, layer.n_fft, step, layer.center) != n_t:
         return None
     grid = t0 + step * torch.arange(n_t, dtype=positions.dtype, device=positions.device)
     return int(step) if bool((positions == grid).all()) else None
