@@ -327,6 +327,20 @@ def test_warns_when_the_conjugate_gradient_does_not_converge():
         idstft(S0, lam, **CALL, max_iter=1)
 
 
+def test_a_tolerance_float32_cannot_reach_is_reported_not_claimed():
+    """The residual the iteration updates drifts below the true one near float32's precision:
+    a tol of 1e-9 once returned silently; the true residual now decides."""
+    x = signal(2, 600, dtype=torch.float32)
+    lam = torch.linspace(64.0, 8.0, 33)[:, None]
+    spec = ad.dstft(x, lam, n_fft=64, hop_length=16)
+    kw = dict(n_fft=64, hop_length=16, length=600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default tol is met: no warning
+        idstft(spec, lam, **kw)
+    with pytest.warns(UserWarning, match=r"stopped after max_iter=100 iterations"):
+        idstft(spec, lam, **kw, tol=1e-9, max_iter=100)
+
+
 # --- gradients ----------------------------------------------------------------------------
 
 

@@ -152,6 +152,9 @@ def _cg(normal, b: Tensor, x: Tensor, diag: Tensor, prob: _Problem) -> Tensor:
     ``M`` is symmetric positive semi-definite with ``b`` and ``x`` in its range (zero where
     ``diag`` is). Each example (row) has its own step sizes and stops at
     ``||b - M x|| <= tol ||b||``; a warning says if ``max_iter`` iterations were not enough.
+    The residual that the iteration updates drifts from the true one near the precision's
+    limit: when it says converged, the true residual is computed, and the iteration restarts
+    from it if it is not.
     """
     inv_diag = torch.where(diag > 0, 1.0 / diag, 0.0)
     b_norm = torch.linalg.vector_norm(b, dim=-1, keepdim=True)
@@ -159,10 +162,17 @@ def _cg(normal, b: Tensor, x: Tensor, diag: Tensor, prob: _Problem) -> Tensor:
     z = inv_diag * r
     p = z
     rz = (r * z).sum(-1, keepdim=True)
+    verified = True  # r is the true residual b - M x
     for _ in range(prob.max_iter):
         active = torch.linalg.vector_norm(r, dim=-1, keepdim=True) > prob.tol * b_norm
         if not bool(active.any()):
-            return x
+            if verified:
+                return x
+            r, verified = b - normal(x), True  # restart from the true residual
+            z = p = inv_diag * r
+            rz = (r * z).sum(-1, keepdim=True)
+            continue
+        verified = False
         q = normal(p)
         alpha = torch.where(active, rz / (p * q).sum(-1, keepdim=True), 0.0)
         x = x + alpha * p
@@ -170,6 +180,8 @@ def _cg(normal, b: Tensor, x: Tensor, diag: Tensor, prob: _Problem) -> Tensor:
         z = inv_diag * r
         rz, rz_old = (r * z).sum(-1, keepdim=True), rz
         p = z + torch.where(active, rz / rz_old, 0.0) * p
+    if not verified:
+        r = b - normal(x)
     residual = (torch.linalg.vector_norm(r, dim=-1, keepdim=True) / b_norm).nan_to_num().max()
     residual = residual.item()
     if residual > prob.tol:
@@ -287,12 +299,15 @@ def idstft(
         x = \arg\min_x \sum_{k, n} c_k \left|\mathrm{dstft}(x)[k, n] - S[k, n]\right|^2,
         \qquad c_k = 1 \ (k = 0, N/2), \quad c_k = 2 \text{ otherwise}
 
-    the norm of the Hermitian-extended spectrum (Parseval). It is exact (to rounding) when
-    ``S`` is a DSTFT with the same parameters. Window lengths that do not depend on frequency
-    give the closed-form weighted overlap-add
-    :math:`x = \sum_n w_n y_n / \sum_n w_n^2` (:math:`y_n` the inverse FFT of frame ``n``);
-    frequency-dependent ones a Jacobi-preconditioned conjugate gradient on the normal
-    equations, differentiated implicitly (one more solve in the backward pass).
+    the norm of the Hermitian-extended spectrum (Parseval). Window lengths that do not depend
+    on frequency give the closed-form weighted overlap-add
+    :math:`x = \sum_n w_n y_n / \sum_n w_n^2` (:math:`y_n` the inverse FFT of frame ``n``),
+    exact to rounding when ``S`` is a DSTFT with the same parameters; frequency-dependent ones
+    a Jacobi-preconditioned conjugate gradient on the normal equations, differentiated
+    implicitly (one more solve in the backward pass), as exact as ``tol`` times the normal
+    equations' conditioning allows (a relative error of ``4e-10`` in float64 and ``3e-5`` in
+    float32 for lengths from ``N`` down to ``N / 8`` at ``N = 128``, where a dense solve
+    reaches ``2e-14`` and ``4e-7``).
 
     Samples that no window covers (every window is 0 there; a sample at exactly
     ``|s - t_n| = lam / 2`` is not covered by frame ``n``) do not affect ``dstft(x)``: they
@@ -319,7 +334,9 @@ def idstft(
         normalization (str or None): as in :func:`adastft.dstft`.
         tol (float > 0, optional): frequency-dependent windows only: the conjugate gradient
             stops when ``||b - M x|| <= tol ||b||`` for the normal equations ``M x = b``
-            (per example). Default ``1e-6`` (float32) or ``1e-10`` (float64).
+            (per example), the residual as the iteration updates it, which drifts from the true
+            one near the precision's limit: a ``tol`` below about ``1e-7`` in float32 may stop
+            there without being met. Default ``1e-6`` (float32) or ``1e-10`` (float64).
         max_iter (int >= 1, optional): frequency-dependent windows only: iterations of the
             conjugate gradient (each one transform and its adjoint) before it stops with a
             warning. Default 500.
