@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -72,13 +73,11 @@ def ref_renyi(spec, alpha):
         if total == 0:
             out[b] = math.log(f * t)
             continue
-        acc = 0.0
-        for k in range(f):
-            for n in range(t):
-                p = s[k, n] / total
-                if p > 0:
-                    acc += p**alpha
-        out[b] = math.log(acc) / (1 - alpha)
+        # log sum p^alpha = m + log sum exp(alpha log p - m), m the largest alpha log p: no
+        # underflow for large alpha; exactly rounded sums: accurate near alpha = 1
+        logs = [alpha * math.log(s[k, n] / total) for k in range(f) for n in range(t) if s[k, n]]
+        m = max(logs)
+        out[b] = (m + math.log(math.fsum(math.exp(v - m) for v in logs))) / (1 - alpha)
     return out.reshape(spec.shape[:-2])
 
 
@@ -344,7 +343,7 @@ def test_entropy_matches_reference(rng, shape, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("alpha", [0.3, 0.5, 2.0, 3.0, 7.5])
+@pytest.mark.parametrize("alpha", [0.3, 0.5, 0.9, 0.99, 1.01, 1.2, 2.0, 3.0, 7.5])
 def test_renyi_entropy_matches_reference(rng, shape, dtype, alpha):
     spec = random_spec(rng, shape)
     got = L.renyi_entropy(torch.as_tensor(spec, dtype=dtype), alpha, reduction="none")
@@ -478,6 +477,77 @@ def test_entropies_are_scale_invariant_and_ordered_in_alpha(rng):
     assert torch.equal(values[3], h)  # alpha == 1 is dispatched to entropy
 
 
+RENYI_ORDERS = [1 - 1e-7, 1 + 1e-7, 1 - 1e-5, 1 + 1e-5, 1 - 1e-3, 1 + 1e-3, 0.5, 2.0, 3.0]
+RENYI_ORDERS += [10.0, 100.0, 0.74, 0.76, 1.24, 1.26]  # and both sides of the form switch
+
+
+def renyi_specs(rng):
+    """float32 spectrograms (64, 200): ordinary, with exact zeros, a peak over a low floor,
+    peaks over a steep decay, and silence (the cases of float32 cancellation near alpha = 1)."""
+    ordinary = rng.uniform(size=(64, 200)) ** 4
+    zeros = random_spec(rng, (64, 200), zeros=0.5)
+    floor = np.full((64, 200), 0.01)
+    floor[3, 4] = 1.0
+    peaky = rng.uniform(size=(64, 200)) ** 8 * 1e-3
+    peaky[3, 4], peaky[40, 100] = 1.0, 0.5
+    specs = [ordinary, zeros, floor, peaky, np.zeros((64, 200))]
+    return torch.from_numpy(np.stack(specs)).float()
+
+
+@pytest.mark.parametrize("alpha", RENYI_ORDERS)
+def test_renyi_float32_matches_float64_near_and_far_from_one(rng, alpha):
+    spec = renyi_specs(rng)
+    got = L.renyi_entropy(spec, alpha, reduction="none")
+    assert got.dtype == torch.float32
+    expected = L.renyi_entropy(spec.double(), alpha, reduction="none")  # the same values
+    np.testing.assert_allclose(expected.numpy(), ref_renyi(spec.double().numpy(), alpha), atol=1e-7)
+    torch.testing.assert_close(got.double(), expected, rtol=0, atol=1e-5)
+
+
+def test_renyi_float32_is_bounded_and_nonincreasing_in_alpha(rng):
+    spec = renyi_specs(rng)
+    orders = sorted(RENYI_ORDERS + [1.0])
+    values = torch.stack([L.renyi_entropy(spec, a, reduction="none") for a in orders])
+    bound = math.log(64 * 200)
+    assert (values <= bound + 1e-5).all() and (values >= 0).all()
+    assert (values[1:] <= values[:-1] + 1e-5).all()  # nonincreasing up to float32 rounding
+    # |H_alpha - H_1| ~ |alpha - 1| var(log p) / 2 < 1e-5 at alpha = 1 +- 1e-7
+    near_one = values[[i for i, a in enumerate(orders) if abs(a - 1) <= 1e-7]]
+    torch.testing.assert_close(
+        near_one, L.entropy(spec, reduction="none").expand_as(near_one), rtol=0, atol=1e-5
+    )
+
+
+def ref_renyi_grad(spec, alpha):
+    """d H_alpha / d spec of one spectrogram with some nonzero bin, written out:
+    ``alpha / (1 - alpha) (s^(alpha - 1) / sum s^alpha - 1 / sum s)``, with the slope of
+    ``s^alpha`` taken as 0 at ``s = 0`` (the losses' convention)."""
+    spec = np.asarray(spec, dtype=np.float64)
+    safe = np.where(spec > 0, spec, 1.0)
+    slope = np.where(spec > 0, safe ** (alpha - 1.0), 0.0)
+    return alpha / (1.0 - alpha) * (slope / (slope * spec).sum() - 1.0 / spec.sum())
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.74, 0.9, 0.999, 1.001, 1.1, 1.24, 1.3, 3.0])
+def test_renyi_gradient_matches_reference_with_exact_zeros(rng, alpha):
+    spec = leaf(random_spec(rng, (9, 7), zeros=0.3))
+    L.renyi_entropy(spec, alpha).backward()
+    np.testing.assert_allclose(
+        spec.grad.numpy(), ref_renyi_grad(spec.detach().numpy(), alpha), rtol=1e-9, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("alpha", [1 - 1e-6, 1 + 1e-6, 1 + 1e-3])
+def test_renyi_float32_gradient_near_one_matches_float64(rng, alpha):
+    spec = renyi_specs(rng)[:4].requires_grad_(True)
+    L.renyi_entropy(spec, alpha, reduction="sum").backward()
+    spec64 = spec.detach().double().requires_grad_(True)
+    L.renyi_entropy(spec64, alpha, reduction="sum").backward()
+    scale = spec64.grad.abs().amax(dim=(-2, -1), keepdim=True)
+    err = (spec.grad.double() - spec64.grad).abs() / scale
+    assert err.max() < 1e-6
+
+
 def test_entropy_of_the_power_spectrogram_of_a_tone_is_low():
     n = torch.arange(512, dtype=torch.float64)
     tone = torch.cos(2 * math.pi * 0.125 * n)
@@ -544,6 +614,27 @@ def test_coverage_counts_the_uncovered_length():
     lam = torch.tensor([10.0, 6.0, 8.0, 8.0], dtype=torch.float64)
     assert L.coverage_penalty(t, lam, signal_length=30).item() == 4.0
     assert L.coverage_penalty(t, lam, signal_length=30, power=2.0).item() == 10.0
+
+
+def test_coverage_measures_length_so_touching_supports_leave_edge_samples_out():
+    # supports (0, 8), (8, 16), (16, 24) on [0, 24]: nothing of the interval is uncovered, but
+    # samples 0, 8, 16 and 24 are at distance lam / 2 from a centre: in no (open) support
+    t = torch.tensor([4.0, 12.0, 20.0], dtype=torch.float64)
+    lam = torch.tensor(8.0, dtype=torch.float64)
+    assert L.coverage_penalty(t, lam, signal_length=25).item() == 0.0
+    x = torch.randn(25, dtype=torch.float64)
+    spec = ad.dstft(x, lam, n_fft=16, positions=t)
+    with pytest.warns(UserWarning, match=r"samples \[0, 1\), \[8, 9\), \[16, 17\) and \[24, 25\)"):
+        ad.idstft(spec, lam, n_fft=16, positions=t, length=25)
+    # an overlap ratio asks consecutive supports to share more than a point: 2 gaps of 0.8
+    assert L.coverage_penalty(t, lam, signal_length=25, overlap=0.1).item() == pytest.approx(1.6)
+    # supports overlapping inside and reaching past both ends: every sample is covered
+    t = torch.tensor([3.0, 10.0, 17.0, 22.0], dtype=torch.float64)
+    assert L.coverage_penalty(t, lam, signal_length=25, overlap=0.1).item() == 0.0
+    spec = ad.dstft(x, lam, n_fft=16, positions=t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.testing.assert_close(ad.idstft(spec, lam, n_fft=16, positions=t, length=25), x)
 
 
 def test_coverage_penalises_frames_past_the_signal_only_with_on_signal():
@@ -623,7 +714,8 @@ def spec_cases(dtype):
 @pytest.mark.parametrize("case", ["silence", "peak", "zeros", "tiny"])
 @pytest.mark.parametrize(
     "fn",
-    [L.entropy, L.kurtosis] + [lambda s, a=a: L.renyi_entropy(s, a) for a in (0.5, 1.0, 2.0, 3.0)],
+    [L.entropy, L.kurtosis]
+    + [lambda s, a=a: L.renyi_entropy(s, a) for a in (0.5, 0.9, 1.0, 1.1, 2.0, 3.0)],
 )
 def test_finite_values_and_gradients_at_silence_and_zeros(dtype, case, fn):
     spec = spec_cases(dtype)[case].clone().requires_grad_(True)
@@ -637,6 +729,7 @@ def test_silence_is_flat_with_zero_gradient(dtype):
     values = [
         L.entropy(spec, reduction="none"),
         L.renyi_entropy(spec, 0.5, reduction="none"),
+        L.renyi_entropy(spec, 1.1, reduction="none"),
         L.renyi_entropy(spec, 3.0, reduction="none"),
     ]
     for v in values:
@@ -681,7 +774,7 @@ def test_penalties_are_finite_at_touching_supports_and_ties(dtype):
 def test_gradcheck_entropies_and_kurtosis(rng):
     spec = leaf(rng.uniform(0.1, 2.0, size=(2, 5, 4)))
     assert torch.autograd.gradcheck(lambda s: L.entropy(s, reduction="none"), (spec,))
-    for alpha in (0.5, 2.0, 3.0):
+    for alpha in (0.5, 0.9, 1.001, 1.2, 2.0, 3.0):  # both forms (|alpha - 1| < 0.25 or not)
         assert torch.autograd.gradcheck(
             lambda s, a=alpha: L.renyi_entropy(s, a, reduction="none"), (spec,)
         )

@@ -57,6 +57,68 @@ def test_amplitude_to_db_against_numpy():
         torch.testing.assert_close(floored, torch.from_numpy(np.maximum(expected, top - 30.0)))
 
 
+def _torchaudio_amplitude_to_db(x, multiplier, amin, top_db):
+    """torchaudio.functional.amplitude_to_DB with ref = 1 (db_multiplier 0), written out: the
+    top_db floor is relative to the maximum over the last three dimensions, per item of the
+    dimensions before them (over the whole tensor for a 2-D or 3-D input)."""
+    x_db = multiplier * torch.log10(torch.clamp(x, min=amin))
+    shape = x_db.size()
+    packed_channels = shape[-3] if x_db.dim() > 2 else 1
+    x_db = x_db.reshape(-1, packed_channels, shape[-2], shape[-1])
+    x_db = torch.max(x_db, (x_db.amax(dim=(-3, -2, -1)) - top_db).view(-1, 1, 1, 1))
+    return x_db.reshape(shape)
+
+
+def test_amplitude_to_db_floors_each_spectrogram_unlike_torchaudio():
+    spec = torch.tensor([[[1.0, 1e-8]], [[1e-4, 1e-6]]], dtype=torch.float64)
+    ours = amplitude_to_db(spec, top_db=30.0)
+    torch.testing.assert_close(ours, torch.tensor([[[0.0, -30.0]], [[-40.0, -60.0]]]).double())
+    theirs = _torchaudio_amplitude_to_db(spec, 10.0, 1e-10, 30.0)  # one maximum for both
+    torch.testing.assert_close(theirs, torch.tensor([[[0.0, -30.0]], [[-30.0, -30.0]]]).double())
+    # the same where dimension -3 has size 1, or there is none
+    batch = torch.rand(3, 1, 6, 5, dtype=torch.float64) ** 8
+    batch = batch * torch.tensor([1.0, 1e-3, 1e-6], dtype=torch.float64).view(3, 1, 1, 1)
+    for x in (batch, batch[0, 0]):
+        for power in (1.0, 2.0):
+            torch.testing.assert_close(
+                amplitude_to_db(x, power, top_db=20.0),
+                _torchaudio_amplitude_to_db(x, 20.0 / power, 1e-10, 20.0),
+            )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        (([[1.0, 2.0]],), {}, TypeError, r"spec must be a torch.Tensor; got list"),
+        ((torch.ones(2, 3, dtype=torch.int64),), {}, TypeError, r"spec must be a real .*int64"),
+        ((torch.ones(2, 3, dtype=torch.complex64),), {}, TypeError, r"spec must be a real"),
+        ((torch.ones(2, 3), 0.0), {}, ValueError, r"power must satisfy power > 0; got 0.0"),
+        ((torch.ones(2, 3), -2.0), {}, ValueError, r"power must satisfy power > 0; got -2.0"),
+        ((torch.ones(2, 3), "2"), {}, TypeError, r"power must be a real number .*got '2'"),
+        ((torch.ones(2, 3),), {"amin": 0.0}, ValueError, r"amin must satisfy amin >= 1.175e-38"),
+        ((torch.ones(2, 3),), {"amin": 1e-40}, ValueError, r"normal number .*float32; got 1e-40"),
+        ((torch.ones(2, 3),), {"amin": float("nan")}, ValueError, r"amin must satisfy .*nan"),
+        ((torch.ones(2, 3),), {"top_db": -10.0}, ValueError, r"top_db must satisfy top_db > 0"),
+        ((torch.ones(2, 3),), {"top_db": 0.0}, ValueError, r"top_db > 0; got 0.0"),
+        ((torch.ones(2, 3),), {"top_db": "80"}, TypeError, r"top_db must be a real number"),
+        ((torch.ones(5),), {"top_db": 80.0}, ValueError, r"\(\.\.\., F, T\) .*got \(5,\)"),
+        ((torch.ones(3, 0),), {"top_db": 80.0}, ValueError, r"F >= 1 and T >= 1 .*got \(3, 0\)"),
+    ],
+)
+def test_amplitude_to_db_checks_its_arguments(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        amplitude_to_db(*args, **kwargs)
+
+
+def test_amplitude_to_db_without_top_db_is_elementwise_for_any_shape():
+    x = torch.tensor([1e-3, 10.0, 0.0], dtype=torch.float64)
+    torch.testing.assert_close(amplitude_to_db(x), torch.tensor([-30.0, 10.0, -100.0]).double())
+    assert amplitude_to_db(torch.ones(0)).shape == (0,)
+    # float64 takes an amin below float32's range
+    floor = amplitude_to_db(torch.zeros(1, dtype=torch.float64), 1.0, amin=1e-300)
+    assert floor.item() == pytest.approx(-6000.0)
+
+
 @pytest.mark.parametrize("power", [1.0, 2.0])
 def test_spectrogram_is_a_power_of_the_dstft(power):
     x = torch.randn(2, 500, dtype=torch.float64)

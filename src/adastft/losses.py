@@ -53,9 +53,11 @@ them. Each has a Module (:class:`Entropy`, :class:`RenyiEntropy`, :class:`Kurtos
 - Coverage: a frequency-varying map is reduced to the longest window of each frame,
   ``max_k lam[k, n]`` (the union of its supports, as :meth:`adastft.DSTFT.frame_mask`); an
   ``overlap`` ratio can be required between consecutive supports (0, the default, asks them to
-  touch); optionally (default on) the first and last frames must also meet the signal, so that
-  learnt hops cannot push frames past its ends; violations are penalised by a hinge
-  ``max(0, gap) ** power`` (``power=1``: the uncovered length in samples).
+  touch: the penalty measures the uncovered length of ``[0, L - 1]``, to which the point where
+  two supports touch adds nothing, though a sample there is in neither); optionally (default
+  on) the first and last frames must also meet the signal, so that learnt hops cannot push
+  frames past its ends; violations are penalised by a hinge ``max(0, gap) ** power``
+  (``power=1``: the uncovered length in samples).
 - Smoothness: uniform weights over the neighbourhood by default, any nonnegative weights as a
   tensor; squared differences by default (``power``); each pair of neighbours counted once;
   no padding at the borders (pairs that leave the map are dropped). Pass ``win_length.log()``
@@ -208,6 +210,10 @@ def _check_alpha(alpha: object) -> float:
     return check_scalar("alpha", alpha, low=0.0, low_open=True, rule="alpha > 0 (finite)")
 
 
+# |alpha - 1| below which renyi_entropy uses its expm1 form (its docstring says why).
+_RENYI_NEAR_ONE = 0.25
+
+
 def renyi_entropy(spec: Tensor, alpha: float, *, reduction: str = "mean") -> Tensor:
     """Renyi entropy of order ``alpha`` of a spectrogram normalised to a distribution.
 
@@ -215,6 +221,20 @@ def renyi_entropy(spec: Tensor, alpha: float, *, reduction: str = "mean") -> Ten
     per spectrogram, in nats; ``alpha = 1`` is the Shannon entropy (:func:`entropy`, the limit
     ``alpha -> 1``). ``0 <= H_alpha <= log(F T)``, nonincreasing in ``alpha``; ``alpha = 3``
     is the classical measure of time-frequency concentration. Silence gives ``log(F T)``.
+
+    Computed with ``q = spec / max(spec)`` (so ``sum q ** alpha >= 1`` does not underflow)
+    and ``d = alpha - 1``, in the one of two algebraically equal forms that is accurate in
+    floating point:
+
+    - ``|d| < 0.25``: ``H_alpha = log(sum q) - log1p(sum q expm1(d log q) / sum q) / d``.
+      The form below divides the difference of two nearly equal logarithms by ``d``: in
+      float32 it errs by up to about ``1e-6 / |d|`` (more than 1 at ``|d| = 1e-7``), while
+      ``expm1`` computes that small difference itself, to full precision.
+    - ``|d| >= 0.25``: ``H_alpha = (log(sum q ** alpha) - alpha log(sum q)) / (1 - alpha)``.
+      The form above loses precision there when ``sum q ** alpha / sum q`` is small (a large
+      ``alpha`` and a peak over a low floor).
+
+    Float32 results are within about ``1e-5`` (absolute) of float64 ones for every order.
 
     Args:
         spec (Tensor, >= 0, finite): real spectrogram ``|S| ** power``, ``(..., F, T)``.
@@ -238,11 +258,19 @@ def renyi_entropy(spec: Tensor, alpha: float, *, reduction: str = "mean") -> Ten
     spec = _check_spec(spec)
     q = _unit_max(spec, (-2, -1))  # max q = 1: sum q^alpha >= 1 never underflows
     positive = q > 0
-    q_safe = torch.where(positive, q, torch.ones_like(q))
-    q_alpha = torch.where(positive, q_safe.pow(a), torch.zeros_like(q))  # 0 ** alpha = 0
-    # log sum p^alpha = log sum q^alpha - alpha log sum q
-    log_sum = torch.log(q_alpha.sum(dim=(-2, -1))) - a * torch.log(q.sum(dim=(-2, -1)))
-    return _reduce(log_sum / (1.0 - a), reduction)
+    q_safe = torch.where(positive, q, 1.0)
+    total = q.sum(dim=(-2, -1))
+    d = a - 1.0
+    if abs(d) < _RENYI_NEAR_ONE:
+        # q^alpha - q = q expm1(d log q), and -q at q = 0: the slope of q^alpha is taken as 0
+        # there, as below. |d log q| < 0.25 * 745, so expm1 does not overflow.
+        excess = q * torch.where(positive, torch.expm1(d * torch.log(q_safe)), -1.0)
+        h = torch.log(total) - torch.log1p(excess.sum(dim=(-2, -1)) / total) / d
+    else:
+        q_alpha = torch.where(positive, q_safe.pow(a), 0.0)  # 0 ** alpha = 0
+        # log sum p^alpha = log sum q^alpha - alpha log sum q
+        h = (torch.log(q_alpha.sum(dim=(-2, -1))) - a * torch.log(total)) / (1.0 - a)
+    return _reduce(h, reduction)
 
 
 def kurtosis(spec: Tensor, *, reduction: str = "mean") -> Tensor:
@@ -356,9 +384,18 @@ def coverage_penalty(
     ``P = 0`` when the first window reaches sample 0, every two consecutive supports
     ``(t_n - l_n, t_n + l_n)`` overlap by at least ``overlap`` times their mean length (they
     touch for ``overlap = 0``; :func:`adastft.fixed_overlap_positions` spaces frames exactly so),
-    and the last window reaches sample ``L - 1``; with ``power = 1`` and ordered frames it is
-    the length (samples) of signal left uncovered. The gradient moves the hops and window
+    and the last window reaches sample ``L - 1``. The gradient moves the hops and window
     lengths to close the gaps. Consecutive means consecutive in ``n``.
+
+    ``P`` measures the coverage of the continuous interval ``[0, L - 1]``, a length: for
+    ``overlap = 0``, ``power = 1`` and supports in order (their starts and their ends
+    nondecreasing in ``n``), each meeting ``[0, L - 1]``, it is the length of ``[0, L - 1]``
+    outside every support. Single points do not count: supports that just touch, or a first
+    (last) support that ends exactly at ``0`` (``L - 1``), give ``P = 0``. A sample at such a
+    point is covered by no window of :func:`adastft.dstft` (the support is open:
+    ``|s - t_n| < lam_n / 2``; the window is 0 at its ends), and :func:`adastft.idstft` warns
+    that it is set to 0 (example below). ``overlap > 0`` makes consecutive supports share more
+    than a point; windows reaching past ``0`` and ``L - 1`` cover the ends.
 
     Args:
         positions (Tensor, finite): frame centres ``t_n`` in samples, ``(..., T)``, as
@@ -385,6 +422,11 @@ def coverage_penalty(
         tensor(2.)
         >>> coverage_penalty(t, torch.tensor([8.0, 8.0, 8.0, 12.0]), signal_length=20)
         tensor(0.)
+        >>> t = torch.tensor([4.0, 12.0, 20.0])  # (0, 8), (8, 16), (16, 24) touch: samples
+        >>> coverage_penalty(t, torch.tensor(8.0), signal_length=25)  # 0, 8, 16, 24 on ends
+        tensor(0.)
+        >>> coverage_penalty(t, torch.tensor(8.0), signal_length=25, overlap=0.1)  # 2 * 0.8
+        tensor(1.6000)
     """
     _check_reduction(reduction)
     check_scalar("signal_length", signal_length, low=1, integer=True, rule="an int >= 1")

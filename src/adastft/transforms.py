@@ -11,7 +11,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from ._validation import check_scalar
+from ._validation import check_real_tensor, check_scalar
 from .layers import DSTFT
 from .mel import melscale_fbanks
 
@@ -38,17 +38,57 @@ def amplitude_to_db(
 ) -> Tensor:
     r"""Decibels of a spectrogram ``|S| ** power``: ``(20 / power) log10(max(spec, amin))``.
 
-    ``10 log10`` for a power spectrogram, ``20 log10`` for a magnitude one (torchaudio's
-    ``AmplitudeToDB`` with ``ref = 1``). With ``top_db``, values more than ``top_db`` below the
-    maximum of each spectrogram (the last two dimensions) are raised to that floor.
+    ``10 log10`` for a power spectrogram, ``20 log10`` for a magnitude one: the values of
+    torchaudio's ``AmplitudeToDB`` (``stype="power"`` or ``"magnitude"``) with ``ref = 1``.
+    With ``top_db``, values more than ``top_db`` below the maximum of their spectrogram, each
+    ``(F, T)`` matrix of the last two dimensions, are raised to that floor. torchaudio instead
+    takes the maximum over the last three dimensions ``(C, F, T)`` of each item of the batch
+    dimensions before them, and over the whole tensor when it has three dimensions: the
+    results agree for a single spectrogram ``(F, T)`` and when dimension ``-3`` has size 1,
+    but where it has size ``C > 1`` torchaudio floors the ``C`` spectrograms (for a 3-D input,
+    all of them) below their common maximum. Here a batch of spectrograms ``(B, F, T)`` is not
+    floored relative to its loudest example.
 
-    Shape: ``(..., F, T) -> (..., F, T)``.
+    Args:
+        spec (Tensor, float32 or float64): spectrogram ``|S| ** power`` (values below ``amin``,
+            negative ones included, are read as ``amin``).
+        power (float > 0): the exponent of ``|S|`` in ``spec`` (2: power, 1: magnitude).
+        amin (float): floor of ``spec`` before the logarithm; at least the smallest normal
+            number of ``spec``'s dtype (``1.2e-38`` in float32), so that ``log10(amin)`` is
+            finite in it.
+        top_db (float > 0, optional): the floor of the dB scale below each spectrogram's
+            maximum; ``None`` (default): no floor.
+
+    Shape:
+        ``(...) -> (...)`` (elementwise); with ``top_db``, ``(..., F, T) -> (..., F, T)``.
 
     Example:
         >>> amplitude_to_db(torch.tensor([[1.0, 1e-3, 0.0]]), top_db=50.0)
         tensor([[  0., -30., -50.]])
+        >>> spec = torch.tensor([[[1.0, 1e-8]], [[1e-4, 1e-6]]])  # two (1, 2) spectrograms
+        >>> amplitude_to_db(spec, top_db=30.0)  # each floored 30 dB below its own maximum
+        tensor([[[  0., -30.]],
+        <BLANKLINE>
+                [[-40., -60.]]])
     """
-    db = (20.0 / power) * torch.log10(spec.clamp(min=amin))
+    check_real_tensor("spec", spec)
+    p = check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
+    tiny = torch.finfo(spec.dtype).tiny
+    check_scalar(
+        "amin",
+        amin,
+        low=tiny,
+        rule=f"amin >= {tiny:.4g}, the smallest normal number of spec's dtype {spec.dtype}",
+    )
+    if top_db is not None:
+        check_scalar("top_db", top_db, low=0.0, low_open=True, rule="top_db > 0")
+        if spec.dim() < 2 or spec.shape[-2] == 0 or spec.shape[-1] == 0:
+            raise ValueError(
+                f"spec must have shape (..., F, T) with F >= 1 and T >= 1 when top_db is given "
+                f"(the floor is relative to each (F, T) spectrogram's maximum); got "
+                f"{tuple(spec.shape)}"
+            )
+    db = (20.0 / p) * torch.log10(spec.clamp(min=amin))
     if top_db is not None:
         db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
     return db
