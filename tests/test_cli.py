@@ -13,7 +13,7 @@ import pytest
 import soundfile
 import torch
 
-from adastft import cli, losses
+from adastft import cli, losses, optimize
 
 FAST = ["--steps", "4", "--quiet", "--n-fft", "128"]
 OUTPUTS = {"result.json", "before.png", "after.png", "win_length.png"}
@@ -97,7 +97,7 @@ def test_optimize_multichannel_wav_shares_one_set_of_window_lengths(tmp_path):
             "--channel must be in",
         ),
         (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--n-fft", "7"], "--n-fft must"),
-        (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--hop", "0"], "--hop must be > 0"),
+        (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--hop", "0"], "--hop must be >= 1"),
         (lambda d: _npy(d, _tone()), ["--sample-rate", "8000", "--steps", "0"], "--steps must"),
         (lambda d: str(d), [], "is not a file"),
         (lambda d: _file(d / "x.npy", b"not an npy file"), ["--sample-rate", "8000"], "as .npy"),
@@ -143,6 +143,81 @@ def test_stops_cleanly_and_marks_the_results(tmp_path, monkeypatch, failure):
     assert summary["stopped"] == ("interrupted" if failure == "interrupt" else "non-finite")
     assert not summary["complete"] and math.isfinite(summary["final_loss"])
     assert {p.name for p in out.iterdir()} == OUTPUTS  # no temporary files left
+
+
+def _forbidden(*args, **kwargs):
+    raise AssertionError("the optimisation ran before the arguments were checked")
+
+
+@pytest.mark.parametrize(
+    ("extra", "out", "message"),
+    [
+        (["--lr", "-1"], "out", "--lr must be > 0 and finite; got -1.0"),
+        (["--lr", "nan"], "out", "--lr must be > 0 and finite; got nan"),
+        (["--smoothness", "-1"], "out", "--smoothness must be >= 0 and finite; got -1.0"),
+        (["--coverage", "inf"], "out", "--coverage must be >= 0 and finite; got inf"),
+        (["--hop", "inf"], "out", "--hop must be >= 1 (one frame per sample at most); got inf"),
+        (["--hop", "0.001"], "out", "--hop must be >= 1 (one frame per sample at most); got 0.001"),
+        (["--sample-rate", "0"], "out", "--sample-rate must be > 0 and finite; got 0.0"),
+        (["--sample-rate", "-5"], "out", "--sample-rate must be > 0 and finite; got -5.0"),
+        (["--sample-rate", "nan"], "out", "--sample-rate must be > 0 and finite; got nan"),
+        (["--device", "foo"], "out", "--device 'foo' is not available: "),
+        (["--device", "cuda:99"], "out", "--device 'cuda:99' is not available: "),
+        (["--device", "meta"], "out", "--device 'meta' is not available: "),
+        ([], "file/out", "cannot be created: Not a directory"),
+        ([], "file", "exists and is not a folder"),
+    ],
+)
+def test_bad_arguments_are_one_line_status_2_before_any_work(
+    tmp_path, capsys, monkeypatch, extra, out, message
+):
+    monkeypatch.setattr(cli, "fit", _forbidden)
+    path = _npy(tmp_path, _tone())
+    (tmp_path / "file").write_text("a regular file")
+    out = tmp_path / out
+    argv = ["optimize", path, *FAST, "--sample-rate", "8000", *extra, "--out", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.startswith("adastft: error:") and "\n" not in err
+    assert not out.is_dir() and (tmp_path / "file").read_text() == "a regular file"
+
+
+def test_n_fft_2_takes_the_default_hop_of_1(tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["demo", *FAST, "--n-fft", "2", "--mode", "constant", "--out", str(out)]) == 0
+    assert json.loads((out / "result.json").read_text())["settings"]["hop_length"] == 1
+
+
+def test_a_signal_too_loud_for_float32_is_optimised_as_a_quiet_one(tmp_path):
+    results = []
+    for scale in (1.0, 1e300):
+        path = _npy(tmp_path, scale * _tone(), name=f"x{scale:g}.npy")
+        out = tmp_path / f"out{scale:g}"
+        assert cli.main(["optimize", path, "--sample-rate", "8000", *FAST, "--out", str(out)]) == 0
+        results.append(json.loads((out / "result.json").read_text()))
+    assert results[1]["loss_history"] == pytest.approx(results[0]["loss_history"], rel=1e-5)
+
+
+def _interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("mode", ["constant", "time-frequency"])
+def test_ctrl_c_in_the_grid_stage_writes_the_results_and_exits_1(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(optimize, "grid_search", _interrupted)
+    out = tmp_path / "out"
+    assert cli.main(["demo", *FAST, "--mode", mode, "--out", str(out)]) == 1
+    summary = json.loads((out / "result.json").read_text())
+    assert summary["stopped"] == "interrupted" and summary["steps"] == 0
+    assert summary["settings"]["mode"] == mode and math.isfinite(summary["final_loss"])
+    assert {p.name for p in out.iterdir()} == OUTPUTS
+
+
+def test_ctrl_c_outside_the_optimisation_is_one_line_and_status_130(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "write_outputs", _interrupted)
+    assert cli.main(["demo", *FAST, "--mode", "constant", "--out", str(tmp_path / "out")]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "adastft: interrupted; result.json was not written"
 
 
 def test_help_reads_well(capsys):

@@ -3,13 +3,20 @@
 ``adastft demo`` runs the main job on the built-in three-component signal; ``adastft optimize
 INPUT`` on a WAV/FLAC/OGG or ``.npy`` file. Both write pictures and ``result.json`` to ``--out``.
 
+Every argument and the input are checked, and the output folder created, before the
+optimisation starts. The signal is scaled by a power of two to a peak in ``[1/2, 1)`` (exact,
+so any finite input fits in float32); neither the criteria nor the pictures (in dB relative
+to their maximum) depend on its scale.
+
 Outputs are written atomically: each file goes to a temporary name in the output folder and is
 renamed when complete, and ``result.json`` is written last, so a folder never holds a
-half-written file. Ctrl-C or a loss that turns non-finite stops the descent cleanly; the best
-parameters found so far are written, marked by ``"stopped"`` in ``result.json``.
+half-written file. Ctrl-C (in any stage: the grid, the constant fit, the varying fit) or a
+loss that turns non-finite stops the optimisation cleanly; the best parameters found so far
+are written, marked by ``"stopped"`` in ``result.json``.
 
 Exit status: 0 on success, 1 when the run stopped early (interrupted or non-finite; results
-written), 2 for bad input or arguments (nothing written).
+written), 2 for bad input or arguments (one line on stderr, nothing written), 130 for Ctrl-C
+outside the optimisation (while reading the input or writing the outputs: no ``result.json``).
 """
 
 from __future__ import annotations
@@ -30,10 +37,10 @@ import torch
 from . import __version__
 from ._dstft import spectrogram
 from .layers import HOP_MODES, WIN_MODES
-from .optimize import CRITERIA, FitResult, fit
+from .optimize import CRITERIA, FitResult, GridResult, fit
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-EXIT_OK, EXIT_STOPPED, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_STOPPED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class InputError(Exception):
@@ -41,7 +48,51 @@ class InputError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading signals
+# Checking arguments, reading signals
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """The checks that need no input file (every option but ``--channel``, whose bound is the
+    input's channel count); raise InputError."""
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1; got {args.steps}")
+    if args.n_fft is not None and (args.n_fft < 2 or args.n_fft % 2):
+        raise InputError(f"--n-fft must be an even integer >= 2; got {args.n_fft}")
+    if args.hop is not None and not (math.isfinite(args.hop) and args.hop >= 1):
+        # Sub-sample hops multiply the frames (and the memory) for no finer picture.
+        raise InputError(f"--hop must be >= 1 (one frame per sample at most); got {args.hop}")
+    numbers = [
+        ("--lr", args.lr, True),
+        ("--smoothness", args.smoothness, False),
+        ("--coverage", args.coverage, False),
+        ("--sample-rate", getattr(args, "sample_rate", None), True),  # optimize only
+    ]
+    for option, value, positive in numbers:
+        if value is None:
+            continue
+        if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+            raise InputError(
+                f"{option} must be {'>' if positive else '>='} 0 and finite; got {value}"
+            )
+    try:
+        torch.zeros(1, device=torch.device(args.device)).cpu()  # parses, allocates, reads
+    except Exception as error:  # noqa: BLE001 - whatever torch says, the device is unusable
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"--device {args.device!r} is not available: {reason}") from None
+
+
+def make_out(out: Path) -> None:
+    """Create the output folder (and its parents) and check it is writable; raise InputError."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"--out {str(out)!r} cannot be created: {error.strerror or error}"
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError(f"--out {str(out)!r} is not writable")
 
 
 def read_signal(path: str, sample_rate: float | None) -> tuple[np.ndarray, float]:
@@ -213,7 +264,8 @@ def write_outputs(
 def run(
     signal: np.ndarray, sample_rate: float, args: argparse.Namespace, out: Path
 ) -> tuple[int, Path]:
-    """Optimise ``signal`` ``(channels, L)`` as ``args`` asks and write the outputs."""
+    """Optimise ``signal`` ``(channels, L)`` as ``args`` (checked by :func:`check_arguments`)
+    asks and write the outputs; the remaining input checks and the output folder come first."""
     start = time.perf_counter()
     device = torch.device(args.device)
     if args.channel is not None:
@@ -222,7 +274,8 @@ def run(
                 f"--channel must be in [0, {signal.shape[0]}) for this input; got {args.channel}"
             )
         signal = signal[args.channel : args.channel + 1]
-    x = torch.as_tensor(signal, dtype=torch.float32, device=device)
+    exponent = np.frexp(np.abs(signal).max())[1]  # peak = m 2**exponent, 1/2 <= m < 1
+    x = torch.as_tensor(np.ldexp(signal, -exponent), dtype=torch.float32, device=device)
     x = x[0] if x.shape[0] == 1 else x
     length = x.shape[-1]
     n_fft = args.n_fft or default_n_fft(sample_rate, length)
@@ -230,7 +283,8 @@ def run(
         raise InputError(
             f"the signal has {length} samples, fewer than --n-fft {n_fft}; use a smaller --n-fft"
         )
-    hop = args.hop or n_fft // 4
+    hop = args.hop if args.hop is not None else max(1, n_fft // 4)
+    make_out(out)
     power = 1.0 if args.loss == "kurtosis" else 2.0
     common = dict(n_fft=n_fft, hop_length=hop, criterion=args.loss, progress=not args.quiet)
     constant = fit(x, **common, steps=args.steps, lr=args.lr)
@@ -256,8 +310,9 @@ def run(
             file=sys.stderr,
         )
     # "before": the best constant window length of the coarse grid (constant mode) or of the
-    # constant fit (varying modes), on the regular grid of frames.
-    initial = float(constant.win_length) if varying else constant.init.best
+    # constant fit (varying modes, or a grid stopped by Ctrl-C), on the regular grid of frames.
+    grid = constant.init if isinstance(constant.init, GridResult) else None
+    initial = grid.best if grid is not None and not varying else float(constant.win_length)
     with torch.no_grad():
         before = spectrogram(x, initial, n_fft=n_fft, hop_length=hop, power=power)
     before_positions = torch.arange(before.shape[-1], dtype=torch.float64) * hop
@@ -318,7 +373,12 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="DFT size (default: ~64 ms, a power of two in [128, 4096])",
         )
-        p.add_argument("--hop", type=float, default=None, help="hop (default: n_fft / 4)")
+        p.add_argument(
+            "--hop",
+            type=float,
+            default=None,
+            help="hop in samples, >= 1 (default: n_fft // 4, at least 1)",
+        )
         p.add_argument(
             "--steps",
             type=int,
@@ -363,7 +423,8 @@ def _parser() -> argparse.ArgumentParser:
         "Writes OUT/before.png, after.png, win_length.png and result.json (last; every file "
         "atomically). Exit status: 0 done; 1 stopped early by Ctrl-C or a non-finite loss "
         "(the best parameters found are written, marked by 'stopped' in result.json); 2 bad "
-        "input (nothing written)."
+        "input or arguments (nothing written); 130 Ctrl-C while reading the input or writing "
+        "the outputs (no result.json)."
     )
     demo = sub.add_parser(
         "demo",
@@ -389,15 +450,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run the command of ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     try:
-        for name in ("steps",):
-            if getattr(args, name) < 1:
-                raise InputError(f"--{name} must be >= 1; got {getattr(args, name)}")
-        if args.n_fft is not None and (args.n_fft < 2 or args.n_fft % 2):
-            raise InputError(f"--n-fft must be an even integer >= 2; got {args.n_fft}")
-        if args.hop is not None and not args.hop > 0:
-            raise InputError(f"--hop must be > 0; got {args.hop}")
+        args = _parser().parse_args(argv)
+        check_arguments(args)
         if args.command == "demo":
             from .signals import three_component
 
@@ -409,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"adastft: error: {error}", file=sys.stderr)
         return EXIT_INPUT
+    except KeyboardInterrupt:  # fit handles its own; this one came before or after it
+        print("adastft: interrupted; result.json was not written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     summary = json.loads(path.read_text())
     note = "" if summary["complete"] else f" (stopped early: {summary['stopped']})"
     print(

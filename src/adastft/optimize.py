@@ -7,11 +7,15 @@ are log window lengths (:mod:`adastft.bounded`), so one learning rate works for 
 length, sample rate and ``n_fft``: ``lr = 0.05`` changes a length by at most about 5 % per step.
 For varying modes it starts, as the paper recommends, from the best constant window length,
 found by a constant fit that itself starts from the best of a coarse grid.
+
+Both scale the signal by a power of two to a peak in ``[1/2, 1)`` before the transform: every
+criterion is scale-invariant in the spectrogram and the penalties do not involve it, so the
+losses are those of the signal itself (to the bit, barring underflow), and ``|S| ** 2`` of a
+loud float32 signal (``|x|`` above about ``1e19``) cannot overflow.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import reprlib
 import time
@@ -56,8 +60,10 @@ class GridResult:
 
     Attributes:
         candidates (Tensor): the window lengths tried, ``(K,)``.
-        losses (Tensor): the criterion at each, ``(K,)``.
-        best (float): the candidate with the lowest loss; ``best_loss`` its loss.
+        losses (Tensor): the criterion at each, ``(K,)``; NaN where the spectrogram is not
+            finite.
+        best (float): the candidate with the lowest finite loss; ``best_loss`` its loss (if
+            no loss is finite: the first candidate, and NaN).
         seconds (float): wall time; ``evaluations`` the number of transforms (``K``).
 
     Example:
@@ -94,7 +100,9 @@ def grid_search(
     done with the same transform.
 
     Args:
-        x (Tensor): real signal ``(..., L)``; the loss is averaged over the leading dims.
+        x (Tensor): real, finite signal ``(..., L)``; the loss is averaged over the leading
+            dims. It is scaled by a power of two to a peak in ``[1/2, 1)`` first (module
+            docstring): the losses are those of ``x``.
         candidates (Tensor or list, 0 < lam <= n_fft): window lengths ``(K,)``.
         n_fft (int), hop_length (float, optional): as :func:`adastft.dstft`.
         criterion (str): ``"entropy"``, ``"renyi"`` (order ``alpha``) or ``"kurtosis"``
@@ -123,19 +131,27 @@ def grid_search(
     candidates = _check_candidates(candidates, n, x)
     loss_of = _criterion(criterion, alpha)
     power = _power(criterion, power)
-    if batch_size is None:
-        frames = x[..., 0].numel() * (n // 2 + 1) * (1 + x.shape[-1] // max(1, n // 4))
+    if batch_size is None:  # the frames of the hop used: a short hop makes many
+        hop = max(1, n // 4) if hop_length is None else hop_length
+        check_scalar("hop_length", hop, low=0.0, low_open=True, rule="hop_length > 0")
+        frames = x[..., 0].numel() * (n // 2 + 1) * (1 + int(x.shape[-1] // hop))
         batch_size = max(1, (64 * 2**20) // (16 * frames))
     check_scalar("batch_size", batch_size, low=1, integer=True, rule="an int >= 1")
+    x = _unit_peak(x)
     start = time.perf_counter()
     values = []
     with torch.no_grad():
         for chunk in candidates.split(batch_size):
             lam = chunk.reshape(-1, *([1] * (x.dim() - 1)), 1, 1)  # (K, ..., 1, 1)
             spec = power_spectrum(dstft(x, lam, n_fft=n, hop_length=hop_length, **options), power)
-            values.append(loss_of(spec).reshape(chunk.numel(), -1).mean(-1))
+            # The losses reject a non-finite spectrogram: such a candidate is given a silent
+            # one, whose loss is then replaced by NaN.
+            finite = torch.isfinite(spec).reshape(chunk.numel(), -1).all(-1)  # (k,)
+            spec = torch.where(finite.reshape(-1, *([1] * (spec.dim() - 1))), spec, 0.0)
+            value = loss_of(spec).reshape(chunk.numel(), -1).mean(-1)
+            values.append(torch.where(finite, value, math.nan))
     values = torch.cat(values)
-    best = int(torch.argmin(values))
+    best = int(torch.argmin(torch.where(values.isnan(), math.inf, values)))
     return GridResult(
         candidates,
         values,
@@ -144,6 +160,26 @@ def grid_search(
         time.perf_counter() - start,
         candidates.numel(),
     )
+
+
+def _unit_peak(x: Tensor) -> Tensor:
+    """``x``, detached, times the power of two that brings its peak into ``[1/2, 1)`` (``x``
+    itself if it is all zeros); ``ValueError`` if ``x`` is not finite.
+
+    Multiplying by a power of two is exact (barring underflow), so every scale-invariant loss
+    of the spectrogram keeps its value to the bit; the factor is applied in two halves, each a
+    normal float32 number for any float32 peak.
+    """
+    x = x.detach()
+    peak = float(x.abs().amax())  # NaN if x holds one
+    if not math.isfinite(peak):
+        first = x[~torch.isfinite(x)].flatten()[0].item()
+        raise ValueError(f"x must be finite; got {first!r} (first offending element)")
+    if peak == 0.0:
+        return x
+    exponent = math.frexp(peak)[1]  # peak = m * 2**exponent with 1/2 <= m < 1
+    half = -exponent // 2
+    return x * 2.0**half * 2.0 ** (-exponent - half)
 
 
 def _check_candidates(candidates: object, n: int, x: Tensor) -> Tensor:
@@ -183,25 +219,35 @@ class FitResult:
     Attributes:
         layer (DSTFT): the trained layer, holding the best parameters.
         win_length (Tensor): ``(F or 1, T or 1)`` window lengths; ``positions`` ``(T,)``.
-        spectrogram (Tensor): ``|S| ** power`` at the best parameters, ``(..., F, T)``.
-        initial_loss, final_loss (float): the objective at the start and at the best step.
+        spectrogram (Tensor): ``|S| ** power`` of ``x`` at the best parameters,
+            ``(..., F, T)``; it overflows to ``inf`` where ``x``'s does (float32 with ``|x|``
+            above about ``1e19``), which the losses, computed on ``x`` scaled (module
+            docstring), do not.
+        initial_loss, final_loss (float): the objective at the start and its lowest value,
+            ``history[best_step]`` (NaN if no objective was finite).
         criterion (float): the criterion alone (no penalties) at the best step, as minimised:
             the entropy, or the negative mean frame kurtosis for ``"kurtosis"``.
-        history (list of float): the objective at every evaluation: before each of the
-            ``steps`` gradient steps, and at the evaluation that stopped the descent
-            (``"converged"``); ``history[0]`` is the initial objective.
+        history (list of float): the objective at every parameter state, in order:
+            ``history[k]`` after ``k`` gradient steps, ``history[0]`` at the start. The state
+            after the last step is evaluated too (``steps + 1`` values), unless a non-finite
+            objective there (not recorded) or Ctrl-C (which stops at once) ended the run
+            first: ``steps`` values then (``steps + 1`` if Ctrl-C came during a backward
+            pass or update, whose step is then not counted). Empty if no objective was
+            finite.
         steps (int): gradient steps taken (optimiser updates, callbacks run); ``best_step``
-            the index in ``history`` of the lowest objective.
-        stopped (str): ``"converged"``, ``"max_steps"``, ``"interrupted"`` (Ctrl-C) or
-            ``"non-finite"`` (the objective became NaN or infinite).
+            the index in ``history`` of its lowest value (the first, if it repeats), whose
+            parameters the result holds.
+        stopped (str): ``"converged"``, ``"max_steps"``, ``"interrupted"`` (Ctrl-C, in any
+            stage) or ``"non-finite"`` (the objective became NaN or infinite, in any stage).
         seconds (float): wall time of the descent; ``seconds_per_step`` that time divided by
             ``steps`` (a forward, a backward and an update).
-        init (FitResult or GridResult, optional): the stage the start was taken from.
+        init (FitResult or GridResult, optional): the stage the start was taken from (None if
+            ``win_length`` was given, or Ctrl-C stopped that stage before it had a result).
 
     Example:
         >>> r = fit(torch.randn(1000), n_fft=128, win_length=64.0, steps=3)
-        >>> r.steps, r.final_loss <= r.initial_loss, r.layer.win_length.shape
-        (3, True, torch.Size([1, 1]))
+        >>> r.steps, len(r.history), r.final_loss == min(r.history), r.layer.win_length.shape
+        (3, 4, True, torch.Size([1, 1]))
     """
 
     layer: DSTFT
@@ -253,18 +299,31 @@ def fit(
 
     where ``C`` is the criterion (Shannon entropy, paper Eq. 26, by default), ``R_smooth`` the
     non-local smoothness penalty (Eq. 28) and ``R_cover`` the coverage penalty (Eqs. 30-32).
-    It stops when ``J`` has not improved by ``tol`` (relative) for ``patience`` steps, after
-    ``steps`` steps, on Ctrl-C, or when ``J`` is not finite; the result holds the best
-    parameters seen in every case.
+    ``J`` is evaluated at every parameter state, the one after the last step included. The
+    descent stops (``result.stopped``):
+
+    - ``"converged"``: ``J`` has not fallen more than ``tol`` (relative) below its value at
+      the last such fall for ``patience`` steps;
+    - ``"max_steps"``: after ``steps`` steps;
+    - ``"interrupted"``: on Ctrl-C, in any stage (the grid, the constant fit, the descent);
+    - ``"non-finite"``: when ``J`` is NaN or infinite, in any stage.
+
+    The result holds the parameters of the lowest ``J`` seen in every case: any decrease
+    counts, ``tol`` only decides convergence.
 
     Start: ``win_length`` if given; else, for ``win_mode="constant"``, the best of a coarse
     log-spaced grid of ``COARSE_GRID`` lengths; for the other modes, the result of a constant
-    fit (the paper's recommendation), available as ``result.init``.
+    fit (the paper's recommendation), available as ``result.init``. If that stage stops
+    early (Ctrl-C, non-finite), so does the run, with its reason, at that stage's best length
+    and without a step; if Ctrl-C comes before the stage has a result, at the middle of the
+    grid's range (the geometric mean of its ends).
 
     Args:
-        x (Tensor): real signal ``(..., L)``; the criterion is averaged over the leading dims
-            (one representation for all channels).
-        n_fft (int), hop_length (float, optional; default ``n_fft // 4``): as
+        x (Tensor): real, finite signal ``(..., L)``; the criterion is averaged over the
+            leading dims (one representation for all channels). It is scaled by a power of
+            two to a peak in ``[1/2, 1)`` first (module docstring): the objective is that of
+            ``x``.
+        n_fft (int), hop_length (float, optional; default ``max(1, n_fft // 4)``): as
             :class:`adastft.DSTFT`.
         win_mode (str), hop_mode (str): as :class:`adastft.DSTFT`.
         criterion (str): ``"entropy"``, ``"renyi"`` (order ``alpha``) or ``"kurtosis"``
@@ -285,7 +344,8 @@ def fit(
         tol (float >= 0), patience (int >= 1): the stopping rule.
         progress (bool): show a progress bar (needs tqdm: ``pip install adastft[progress]``).
         seed (int): seeds torch before the descent.
-        callback (callable, optional): ``callback(step, J, layer)`` after every step.
+        callback (callable, optional): ``callback(step, J, layer)`` after every step (``J``
+            before it).
         **layer_options: other keyword options of :class:`adastft.DSTFT` (``window``,
             ``normalization``, ``win_min``, ``win_max``, ``hop_min``, ...). ``normalization``
             defaults to ``"energy"`` here: every window then has the same L2 norm, so frames
@@ -314,65 +374,96 @@ def fit(
     check_scalar("steps", steps, low=1, integer=True, rule="an int >= 1")
     check_scalar("patience", patience, low=1, integer=True, rule="an int >= 1")
     check_scalar("lr", lr, low=0.0, low_open=True, rule="lr > 0")
-    hop_length = n // 4 if hop_length is None else hop_length
+    x = x.detach()
+    x_unit = _unit_peak(x)  # the objective is computed on it; x gives result.spectrogram
+    hop_length = max(1, n // 4) if hop_length is None else hop_length
     # Energy normalisation: with "amplitude", shortening one frame's window scales that frame up
     # (c = 1 / (lam I1)) and the entropy of the whole plane falls by letting it dominate.
     layer_options = {"normalization": "energy", **layer_options}
     transform_keys = ("window", "normalization", "center", "pad_mode")
     dstft_options = {k: layer_options[k] for k in transform_keys if k in layer_options}
 
-    init: FitResult | GridResult | None = None
-    if win_length is None:
-        if win_mode == "constant":
-            low = float(layer_options.get("win_min") or min(16.0, n))
-            high = float(layer_options.get("win_max") or n)
-            grid = torch.logspace(
-                math.log10(low), math.log10(high), COARSE_GRID, dtype=torch.float64
-            )
-            grid[0], grid[-1] = low, high  # exact ends (n_fft itself is a candidate)
-            grid = grid.to(x.dtype)
-            init = grid_search(
-                x,
-                grid,
-                n_fft=n,
-                hop_length=hop_length,
-                criterion=criterion,
-                alpha=alpha,
-                power=power,
-                **dstft_options,
-            )
-            win_length = init.best
-        else:
-            init = fit(
-                x,
-                n_fft=n,
-                hop_length=hop_length,
-                criterion=criterion,
-                alpha=alpha,
-                power=power,
-                steps=steps,
-                lr=lr,
-                tol=tol,
-                patience=patience,
-                progress=progress,
-                seed=seed,
-                **layer_options,
-            )
-            win_length = float(init.win_length)
+    search = win_length is None  # the start comes from a first stage
+    if search:
+        low = float(layer_options.get("win_min") or min(16.0, n))
+        high = float(layer_options.get("win_max") or n)
+        win_length = math.sqrt(low * high)  # the start if Ctrl-C leaves that stage no result
 
-    layer = DSTFT(
-        n,
-        win_length,
-        hop_length,
-        win_mode=win_mode,
-        hop_mode=hop_mode,
-        signal_length=x.shape[-1],
-        **layer_options,
-    ).to(device=x.device, dtype=x.dtype)
+    def make_layer(start: float | Tensor) -> DSTFT:
+        return DSTFT(
+            n,
+            start,
+            hop_length,
+            win_mode=win_mode,
+            hop_mode=hop_mode,
+            signal_length=x.shape[-1],
+            **layer_options,
+        ).to(device=x.device, dtype=x.dtype)
+
+    stopped = "max_steps"  # unless something stops the run earlier
+    init: FitResult | GridResult | None = None
+    layer: DSTFT | None = None
+    optimiser = None
+    # Ctrl-C before the descent (in the first stage, or while the layer and the optimiser are
+    # built: Adam's first use imports torch's compiler, which takes a while) stops the run at
+    # the best start known.
+    try:
+        if search:
+            if win_mode == "constant":
+                grid = torch.logspace(
+                    math.log10(low), math.log10(high), COARSE_GRID, dtype=torch.float64
+                )
+                grid[0], grid[-1] = low, high  # exact ends (n_fft itself is a candidate)
+                init = grid_search(
+                    x,
+                    grid.to(x.dtype),
+                    n_fft=n,
+                    hop_length=hop_length,
+                    criterion=criterion,
+                    alpha=alpha,
+                    power=power,
+                    **dstft_options,
+                )
+            else:
+                init = fit(
+                    x,
+                    n_fft=n,
+                    hop_length=hop_length,
+                    criterion=criterion,
+                    alpha=alpha,
+                    power=power,
+                    steps=steps,
+                    lr=lr,
+                    tol=tol,
+                    patience=patience,
+                    progress=progress,
+                    seed=seed,
+                    **layer_options,
+                )
+            win_length, stopped = _start(init)
+        layer = make_layer(win_length)
+        torch.manual_seed(seed)
+        params = [p for p in layer.parameters() if p.requires_grad]
+        if params and stopped == "max_steps":
+            optimiser = torch.optim.Adam(params, lr=lr)
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+        if init is not None:
+            win_length = _start(init)[0]
+    if layer is None:
+        layer = make_layer(win_length)
     loss_of = _criterion(criterion, alpha)
 
-    def objective() -> tuple[Tensor, Tensor, Tensor]:
-        spec = power_spectrum(layer(x), power)
+    def objective() -> tuple[Tensor, Tensor]:
+        """``J`` and the criterion alone at the layer's parameters; both NaN if the frame
+        positions (NaN learnt hops: the transform cannot place such frames) or the
+        spectrogram (the losses reject it) are not finite."""
+        nan = x_unit.new_full((), math.nan)
+        if not bool(torch.isfinite(layer.positions).all()):
+            return nan, nan
+        spec = power_spectrum(layer(x_unit), power)
+        if not bool(torch.isfinite(spec).all()):
+            return nan, nan
         value = criterion_value = loss_of(spec).mean()
         if smoothness:
             lam = layer.win_length
@@ -385,31 +476,39 @@ def fit(
                 **(coverage_options or {}),
             )
             value = value + (coverage / x.shape[-1]) * gaps
-        return value, criterion_value, spec
+        return value, criterion_value
 
-    torch.manual_seed(seed)
-    params = [p for p in layer.parameters() if p.requires_grad]
-    optimiser = torch.optim.Adam(params, lr=lr) if params else None
-    history: list[float] = []  # J at every evaluation: the steps taken, and the one that stopped
+    # Evaluation k is at the parameters after k steps; the last one takes no step. A run stopped
+    # before the descent, or nothing to learn, leaves only the evaluation of the start.
+    last = steps if optimiser is not None and stopped == "max_steps" else 0
+    history: list[float] = []
     taken = 0  # gradient steps taken
-    best_value, best_step, best_state = math.inf, 0, copy.deepcopy(layer.state_dict())
-    stopped = "max_steps"
-    bar = _progress(steps, progress)
+    best_value, best_criterion, best_step, best_state = math.inf, None, 0, _snapshot(layer)
+    anchor, anchor_step = math.inf, 0  # J at the last fall by more than tol, and when
+    bar = _progress(last, progress)
     start = time.perf_counter()
     try:
-        for step in range(steps if optimiser is not None else 0):
-            optimiser.zero_grad()
-            value, _, _ = objective()
+        for step in range(last + 1):
+            descending = step < last
+            if descending:
+                optimiser.zero_grad()
+            with torch.set_grad_enabled(descending):
+                value, criterion_value = objective()
             current = float(value.detach())
             if not math.isfinite(current):
-                stopped = "non-finite"
+                if stopped == "max_steps":  # a stage's reason to stop comes first
+                    stopped = "non-finite"
                 break
             history.append(current)
-            if current < best_value - tol * abs(best_value if math.isfinite(best_value) else 0):
-                best_value, best_step = current, step
-                best_state = copy.deepcopy(layer.state_dict())
-            elif step - best_step >= patience:
+            if current < best_value:
+                best_value, best_criterion, best_step = current, criterion_value.detach(), step
+                best_state = _snapshot(layer)
+            if step == 0 or current < anchor - tol * abs(anchor):
+                anchor, anchor_step = current, step
+            elif step - anchor_step >= patience:
                 stopped = "converged"
+                break
+            if not descending:
                 break
             value.backward()
             optimiser.step()
@@ -427,17 +526,15 @@ def fit(
     seconds = time.perf_counter() - start
     layer.load_state_dict(best_state)
     with torch.no_grad():
-        value, criterion_value, spec = objective()
-    if not history:
-        history.append(float(value))
+        spec = power_spectrum(layer(x), power)
     return FitResult(
         layer=layer,
         win_length=layer.win_length.detach(),
         positions=layer.positions.detach(),
-        spectrogram=spec.detach(),
-        initial_loss=history[0],
-        final_loss=float(value),
-        criterion=float(criterion_value),
+        spectrogram=spec,
+        initial_loss=history[0] if history else math.nan,
+        final_loss=best_value if history else math.nan,
+        criterion=float(best_criterion) if history else math.nan,
         history=history,
         steps=taken,
         best_step=best_step,
@@ -446,6 +543,20 @@ def fit(
         seconds_per_step=seconds / max(1, taken),
         init=init,
     )
+
+
+def _start(init: FitResult | GridResult) -> tuple[float, str]:
+    """The start that a first stage gives, and the reason it stops the whole run
+    (``"interrupted"``, ``"non-finite"``) or ``"max_steps"`` if it does not."""
+    if isinstance(init, GridResult):
+        return init.best, "max_steps" if math.isfinite(init.best_loss) else "non-finite"
+    stop = init.stopped if init.stopped in ("interrupted", "non-finite") else "max_steps"
+    return float(init.win_length), stop
+
+
+def _snapshot(layer: DSTFT) -> dict[str, Tensor]:
+    """A copy of the layer's state, for ``load_state_dict``."""
+    return {name: value.detach().clone() for name, value in layer.state_dict().items()}
 
 
 def _progress(total: int, enabled: bool):
