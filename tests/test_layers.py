@@ -353,6 +353,19 @@ def test_gradient_inside_the_bounds_is_that_of_the_exponential():
     torch.testing.assert_close(grad, diff, rtol=1e-8, atol=0)
 
 
+@pytest.mark.parametrize("win_mode", ["time", "time-frequency"])
+def test_nan_learnt_hops_give_nan_frames_not_an_error(win_mode):
+    """The forward does not read its parameters (no host synchronisation): hops gone NaN must
+    give NaN columns, which a training loop sees in its loss, rather than an IndexError."""
+    hops = torch.full((L // 16,), 16.0)
+    layer = DSTFT(N, 40.0, hops, win_mode=win_mode, hop_mode="time", signal_length=L)
+    with torch.no_grad():
+        layer.hop.log_ratio[5] = math.nan  # t_6 and every later centre are NaN
+    spec = layer(torch.randn(L))
+    nan_frames = spec.isnan().any(-2)
+    assert not nan_frames[:6].any() and spec[..., 6:].isnan().all()
+
+
 def test_learning_never_leaves_bounds_and_keeps_shape():
     layer = DSTFT(N, 60.0, 16, win_mode="time", hop_mode="time", signal_length=L)
     opt = torch.optim.Adam(layer.parameters(), lr=0.5)

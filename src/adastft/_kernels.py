@@ -106,7 +106,9 @@ def make_frames(xp: Tensor, starts: Tensor | None, geom: Geometry) -> Frames:
     m = torch.arange(lo, hi, device=xp.device)
     # N zeros on each side: a frame is clamped to start in [-N, Lp] and then reads inside.
     xz = F.pad(xp, (n, n))
-    index = (first.clamp(-n, length).long() + n)[..., None] + m
+    # NaN starts (a layer's learnt positions gone NaN: not checked in its forward) read zeros;
+    # their fraction is NaN, and so is their column of S.
+    index = (first.nan_to_num(nan=-n).clamp(-n, length).long() + n)[..., None] + m
     if index.shape[0] == 1:
         values = xz[:, index[0]]
     else:
