@@ -197,3 +197,30 @@ def test_freeze_keeps_values_and_drops_parameters(kind):
     assert len(list(layer.parameters())) == 1  # the original is untouched
     x = torch.randn(800, dtype=torch.float64)
     torch.testing.assert_close(frozen(x), layer(x), rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("spec", "power", "error", "match"),
+    [
+        (
+            torch.ones(3),
+            2.0,
+            TypeError,
+            r"spec must be a complex tensor .*; got dtype torch.float32",
+        ),
+        ([1j], 2.0, TypeError, r"spec must be a complex tensor .*; got list"),
+        (torch.ones(3, dtype=torch.complex64), 0.0, ValueError, r"power must satisfy power > 0"),
+        (torch.ones(3, dtype=torch.complex64), -1.0, ValueError, r"power must satisfy power > 0"),
+        (torch.ones(3, dtype=torch.complex64), "2", TypeError, r"power must be a real number"),
+    ],
+)
+def test_power_spectrum_checks_its_arguments(spec, power, error, match):
+    with pytest.raises(error, match=match):
+        power_spectrum(spec, power)
+
+
+@pytest.mark.parametrize("power", [0.5, 1, 1.0, 2, 2.0, 3.0])
+def test_power_spectrum_is_the_power_of_the_magnitude(power):
+    spec = torch.randn(4, 5, dtype=torch.complex128)
+    got = power_spectrum(spec, power)
+    torch.testing.assert_close(got, spec.abs() ** power, rtol=1e-14, atol=0)

@@ -21,12 +21,21 @@ __all__ = ["Spectrogram", "MelSpectrogram", "power_spectrum", "amplitude_to_db"]
 def power_spectrum(spec: Tensor, power: float = 2.0) -> Tensor:
     """``|S| ** power`` of a complex spectrum; ``power=2`` is computed as ``re^2 + im^2``.
 
+    Args:
+        spec (Tensor): complex spectrum.
+        power (float > 0): 1 for the magnitude, 2 for the power.
+
     Shape: ``(...)`` complex -> ``(...)`` real.
 
     Example:
         >>> power_spectrum(torch.tensor([3 + 4j, 1j]), power=1.0)
         tensor([5., 1.])
     """
+    if not isinstance(spec, Tensor) or not spec.is_complex():
+        got = f"dtype {spec.dtype}" if isinstance(spec, Tensor) else type(spec).__name__
+        raise TypeError(f"spec must be a complex tensor (a transform's output); got {got}")
+    if power != 2:
+        check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
     if power == 2:
         return torch.view_as_real(spec).square().sum(-1)
     mag = spec.abs()
