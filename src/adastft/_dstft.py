@@ -73,12 +73,7 @@ class _DSTFTFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        if not torch.is_grad_enabled():  # a plain backward
-            return _backward(ctx, grad)
-        with torch.no_grad():  # create_graph: first-order gradients that refuse a second
-            grads = _backward(ctx, grad)
-        xp, lam_in, starts = ctx.saved_tensors[:3]
-        return first_order_only(grads, (xp, lam_in, starts, grad))
+        return first_order_backward(_backward, ctx, grad)  # saved first: xp, lam_in, starts
 
 
 def _backward(ctx, grad: Tensor):
@@ -134,6 +129,18 @@ class _FirstOrderOnly(torch.autograd.Function):
     @staticmethod
     def backward(ctx, *grads: Tensor):
         raise RuntimeError(SECOND_ORDER)
+
+
+def first_order_backward(backward, ctx, grad: Tensor) -> tuple:
+    """``backward(ctx, grad)``, the body of a Function's backward whose first three saved
+    tensors are its differentiable inputs. In a plain backward, as it is; under
+    ``create_graph``, computed without a graph and linked to those inputs and ``grad`` by
+    :func:`first_order_only`, so that differentiating it again raises."""
+    if not torch.is_grad_enabled():
+        return backward(ctx, grad)
+    with torch.no_grad():
+        grads = backward(ctx, grad)
+    return first_order_only(grads, (*ctx.saved_tensors[:3], grad))
 
 
 def first_order_only(grads: tuple, anchors: tuple) -> tuple:

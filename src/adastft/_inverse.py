@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from . import _kernels as K
-from ._dstft import _DSTFTFunction, _prepare, first_order_only
+from ._dstft import _DSTFTFunction, _prepare, first_order_backward
 from ._validation import check_n_fft, check_scalar
 from .windows import Window
 
@@ -215,12 +215,7 @@ class _LeastSquares(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        if not torch.is_grad_enabled():  # a plain backward
-            return _least_squares_backward(ctx, grad)
-        with torch.no_grad():  # create_graph: first-order gradients that refuse a second
-            grads = _least_squares_backward(ctx, grad)
-        spec, lam, starts = ctx.saved_tensors[:3]
-        return first_order_only(grads, (spec, lam, starts, grad))
+        return first_order_backward(_least_squares_backward, ctx, grad)  # saved: spec, lam, starts
 
 
 def _least_squares_backward(ctx, grad: Tensor):
