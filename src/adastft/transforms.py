@@ -34,10 +34,9 @@ def power_spectrum(spec: Tensor, power: float = 2.0) -> Tensor:
     if not isinstance(spec, Tensor) or not spec.is_complex():
         got = f"dtype {spec.dtype}" if isinstance(spec, Tensor) else type(spec).__name__
         raise TypeError(f"spec must be a complex tensor (a transform's output); got {got}")
-    if power != 2:
-        check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
     if power == 2:
         return torch.view_as_real(spec).square().sum(-1)
+    check_scalar("power", power, low=0.0, low_open=True, rule="power > 0")
     mag = spec.abs()
     return mag if power == 1 else mag**power
 
