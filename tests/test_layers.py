@@ -92,6 +92,9 @@ def test_constructor_value_errors():
         DSTFT(63, 40.0, 16)
     with pytest.raises(TypeError, match="hop_length must be a real tensor; got dtype torch.int64"):
         DSTFT(N, 40.0, torch.tensor([16, 16, 16]), hop_mode="time", signal_length=L)
+    # The hops fix T, but learnt hops need the signal's length (frame_mask, coverage).
+    with pytest.raises(ValueError, match="signal_length is required with .* hop_mode='time'"):
+        DSTFT(N, 40.0, torch.full((3,), 16.0), hop_mode="time")
 
 
 @pytest.mark.parametrize(

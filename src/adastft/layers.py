@@ -209,7 +209,7 @@ class DSTFT(nn.Module):
                 if self.signal_length is None
                 else n_frames(self.signal_length, n, hop_ref, center=center)
             )
-        if self.n_frames is None and (
+        if self.signal_length is None and (
             win_mode in ("time", "time-frequency") or hop_mode != "fixed"
         ):
             raise ValueError(
