@@ -172,6 +172,7 @@ def run_seed(seed: int, settings: dict, diagnose: bool) -> tuple[dict, dict]:
             n_fft=n_fft,
             hop_length=hop,
             win_mode="time",
+            normalization="amplitude",  # fit's own default is "energy"
             win_length=float(constant.win_length),
             steps=settings["steps"],
             tol=settings["tol"],
