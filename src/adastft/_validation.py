@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 
 import torch
 from torch import Tensor
@@ -25,6 +26,25 @@ def check_real_tensor(name: str, value: object) -> Tensor:
             f"got dtype {value.dtype}"
         )
     return value
+
+
+def as_real_tensor(name: str, value: object, accepted: str, *, sequences: bool = True) -> Tensor:
+    """``value`` as a detached tensor: a real (not bool) number, a real or integer tensor, or,
+    if ``sequences``, anything ``torch.as_tensor`` turns into one (nested lists, arrays)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value))  # (an int past int64 as well)
+    if isinstance(value, Tensor):
+        got, tensor = f"a tensor of dtype {value.dtype}", value.detach()
+    else:
+        got, tensor = reprlib.repr(value), None
+        if sequences:
+            try:
+                tensor = torch.as_tensor(value)
+            except (TypeError, ValueError, RuntimeError):  # str, None, ragged lists...
+                pass
+    if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name} must be {accepted}; got {got}")
+    return tensor
 
 
 def check_signal(x: object) -> Tensor:

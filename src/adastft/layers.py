@@ -8,8 +8,6 @@ The layer holds the window lengths (and, if asked, the hops) as bounded paramete
 from __future__ import annotations
 
 import dataclasses
-import numbers
-import reprlib
 
 import torch
 from torch import Tensor, nn
@@ -17,7 +15,14 @@ from torch import Tensor, nn
 from . import _kernels as K
 from ._dstft import ENGINES, PAD_MODES, _apply, _canonical, grid_positions
 from ._inverse import idstft
-from ._validation import broadcast_shapes, check_choice, check_n_fft, check_scalar, check_signal
+from ._validation import (
+    as_real_tensor,
+    broadcast_shapes,
+    check_choice,
+    check_n_fft,
+    check_scalar,
+    check_signal,
+)
 from .bounded import Bounded
 from .positions import frame_count, n_frames, positions_from_hops
 from .windows import NORMALIZATIONS, get_window
@@ -28,25 +33,6 @@ WIN_MODES = ("constant", "time", "frequency", "time-frequency")
 HOP_MODES = ("fixed", "constant", "time", "overlap")
 DEFAULT_WIN_MIN = 2.0  # shorter hann windows see at most one sample
 DEFAULT_HOP_MIN = 1.0
-
-
-def _check_real_type(name: str, value: object, accepted: str, *, sequences: bool = True) -> Tensor:
-    """``value`` as a detached tensor: a real (not bool) number, a real or integer tensor, or,
-    if ``sequences``, anything ``torch.as_tensor`` turns into one (nested lists, arrays)."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return torch.tensor(float(value))  # (an int past int64 as well)
-    if isinstance(value, Tensor):
-        got, tensor = f"a tensor of dtype {value.dtype}", value.detach()
-    else:
-        got, tensor = reprlib.repr(value), None
-        if sequences:
-            try:
-                tensor = torch.as_tensor(value)
-            except (TypeError, ValueError, RuntimeError):  # str, None, ragged lists...
-                pass
-    if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():
-        raise TypeError(f"{name} must be {accepted}; got {got}")
-    return tensor
 
 
 class DSTFT(nn.Module):
@@ -167,7 +153,7 @@ class DSTFT(nn.Module):
         channel = () if n_channels is None else (n_channels,)
 
         # Hops: the initial value fixes the number of frames.
-        _check_real_type(
+        as_real_tensor(
             "hop_length",
             hop_length,
             "a real number > 0 or a real tensor (0-dim, or the T - 1 hops of hop_mode='time')",
@@ -242,7 +228,7 @@ class DSTFT(nn.Module):
         t_dim = self.n_frames if win_mode in ("time", "time-frequency") else 1
         f_dim = n_bins if win_mode in ("frequency", "time-frequency") else 1
         shape = (*channel, f_dim, t_dim)
-        init = _check_real_type(
+        init = as_real_tensor(
             "win_length",
             win_length,
             "a real number or a real tensor (or a sequence of real numbers) of window lengths",

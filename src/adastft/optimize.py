@@ -17,7 +17,6 @@ loud float32 signal (``|x|`` above about ``1e19``) cannot overflow.
 from __future__ import annotations
 
 import math
-import reprlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import torch
 from torch import Tensor
 
 from . import losses
-from ._validation import check_choice, check_n_fft, check_scalar, check_signal
+from ._validation import as_real_tensor, check_choice, check_n_fft, check_scalar, check_signal
 from .layers import DSTFT
 from .transforms import power_spectrum
 
@@ -185,20 +184,9 @@ def _unit_peak(x: Tensor) -> Tensor:
 def _check_candidates(candidates: object, n: int, x: Tensor) -> Tensor:
     """``candidates``: real window lengths ``0 < lam <= n`` in x's dtype and on its device,
     flattened to ``(K,)``, ``K >= 1``."""
-    try:
-        lam = torch.as_tensor(candidates)
-    except (TypeError, ValueError, RuntimeError):  # str, None, ragged lists...
-        lam = None
-    if lam is None or lam.dtype == torch.bool or lam.is_complex():
-        got = (
-            f"a tensor of dtype {candidates.dtype}"
-            if isinstance(candidates, Tensor)
-            else reprlib.repr(candidates)
-        )
-        raise TypeError(
-            f"candidates must be a real tensor or a sequence of real numbers (window lengths); "
-            f"got {got}"
-        )
+    lam = as_real_tensor(
+        "candidates", candidates, "a real tensor or a sequence of real numbers (window lengths)"
+    )
     lam = lam.detach().to(device=x.device, dtype=x.dtype).flatten()
     if lam.numel() == 0:
         raise ValueError("candidates must hold at least one window length; got none")
